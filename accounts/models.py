@@ -1,0 +1,57 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    PUBLISHER = "publisher", _("Publisher")
+    ADMIN = "admin", _("Administrator")
+
+
+class AccountManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person with exactly one role. Email and mobile are each optional, unique when set."""
+
+    email = models.EmailField(_("email address"), unique=True, null=True, blank=True)
+    mobile = models.CharField(_("mobile number"), max_length=20, unique=True, null=True, blank=True)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CUSTOMER, db_index=True)
+    display_name = models.CharField(_("display name"), max_length=64, blank=True)
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = AccountManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+            # Empty strings would collide under the unique indexes; absent is NULL.
+            models.CheckConstraint(condition=~Q(email=""), name="user_email_not_empty"),
+            models.CheckConstraint(condition=~Q(mobile=""), name="user_mobile_not_empty"),
+        ]
+
+    def save(self, *args, **kwargs):
+        # Blank means absent: store NULL so the unique indexes allow many.
+        self.email = self.email or None
+        self.mobile = self.mobile or None
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return self.display_name or self.email or self.mobile or self.username
+
+    @property
+    def is_publisher(self) -> bool:
+        return self.role == Role.PUBLISHER
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == Role.ADMIN

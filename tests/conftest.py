@@ -1,0 +1,161 @@
+"""Shared fixtures: fast hashing, a clean cache, a live ASGI server (HTTP +
+websockets), a real Celery worker, and Playwright on Debian's Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.processes import database_url_for_children
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # bcrypt costs ~0.25 s a hash; tests that check bcrypt itself override this.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.delete_pattern("*")  # only keys under this run's KEY_PREFIX
+    yield
+
+
+# --- live ASGI server ---------------------------------------------------------
+class LiveASGIServer:
+    """ticketing.asgi served by uvicorn in a thread of the test process."""
+
+    def __init__(self) -> None:
+        import uvicorn
+
+        from ticketing.asgi import application
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-asgi", daemon=True)
+
+    def start(self) -> "LiveASGIServer":
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live ASGI server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """A real HTTP + websocket server on a free port, sharing the test database."""
+    server = LiveASGIServer().start()
+    yield server
+    server.stop()
+
+
+# --- Celery -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the test broker and test database."""
+    from ticketing.celery import app
+
+    name = f"test-{uuid.uuid4().hex[:8]}@%h"
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = {**os.environ, "DATABASE_URL": database_url_for_children(), "DB_CONN_MAX_AGE": "0"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ticketing", "worker", "--pool", "solo", "-n", name,
+             "--loglevel", "INFO", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    hostname = name.replace("%h", socket.gethostname())
+    while not any(hostname in reply for reply in (app.control.ping(timeout=0.5) or [])):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# --- Playwright ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        message = f"Chromium not found at {CHROMIUM}: browser tests need Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls
+    # tests make between page actions are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, asgi_server):
+    """A fresh browser tab (Chinese locale, phone-sized) on the live server."""
+    context = browser.new_context(locale="zh-CN", base_url=asgi_server.url, viewport={"width": 390, "height": 844})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """screenshot(page, "name") saves artifacts/<test>-<name>.png for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def take(tab, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        tab.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

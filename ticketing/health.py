@@ -1,0 +1,70 @@
+"""The state of every backing service, as one JSON report (/healthz)."""
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django_redis import get_redis_connection
+
+from ticketing import heartbeat
+
+
+def _check(fn) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        report = {"ok": True, **(fn() or {})}
+    except Exception as exc:  # a health check reports failures, it never raises
+        report = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    report["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return report
+
+
+def _database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _redis() -> dict[str, Any]:
+    get_redis_connection("default").ping()
+    return {"embedded": settings.EMBEDDED_REDIS}
+
+
+def _mongodb() -> dict[str, Any]:
+    from mongoengine.connection import get_db
+
+    get_db(settings.MONGODB_DB_ALIAS).client.admin.command("ping")
+    return {"embedded": settings.EMBEDDED_MONGO}
+
+
+def _celery() -> dict[str, Any]:
+    now = time.time()
+    stale = settings.CELERY_HEARTBEAT_STALE_AFTER
+    workers = {}
+    for key in cache.iter_keys(heartbeat.WORKER_KEY.format(hostname="*")):
+        seen = cache.get(key)
+        if seen is not None:
+            workers[key.split(":", 2)[2]] = round(now - seen, 1)
+    beat_seen = cache.get(heartbeat.BEAT_KEY)
+    beat_age = None if beat_seen is None else round(now - beat_seen, 1)
+    alive = [name for name, age in workers.items() if age <= stale]
+    if not alive:
+        raise RuntimeError("no worker heartbeat in the last %d s" % stale)
+    return {
+        "workers": workers,
+        "beat_last_seen_s": beat_age,
+        "beat_ok": beat_age is not None and beat_age <= stale,
+    }
+
+
+def health_report() -> dict[str, Any]:
+    checks = {
+        "database": _check(_database),
+        "redis": _check(_redis),
+        "mongodb": _check(_mongodb),
+        "celery": _check(_celery),
+    }
+    return {"ok": all(c["ok"] for c in checks.values()), **checks}

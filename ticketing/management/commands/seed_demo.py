@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Role, User
+from accounts.services import user_create
+
+# Demo accounts for the embedded mode; never run this against production data.
+DEMO_ACCOUNTS = [
+    {"username": "admin", "email": "admin@demo.local", "password": "demo-admin-pass", "role": Role.ADMIN, "display_name": "平台管理员"},
+    {"username": "publisher", "email": "publisher@demo.local", "password": "demo-publisher-pass", "role": Role.PUBLISHER, "display_name": "星光演艺"},
+    {"username": "customer", "email": "customer@demo.local", "password": "demo-customer-pass", "role": Role.CUSTOMER, "display_name": "小王"},
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent: running it again changes nothing) and print the demo accounts."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000/", help="URL to print for the newcomer")
+
+    @transaction.atomic
+    def handle(self, *args, url, **options):
+        created = 0
+        for account in DEMO_ACCOUNTS:
+            if not User.objects.filter(username=account["username"]).exists():
+                user_create(**account)
+                created += 1
+        self.stdout.write(self.style.SUCCESS(f"demo data ready ({created} accounts created)"))
+        self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
+        for account in DEMO_ACCOUNTS:
+            self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")
+        self.stdout.write("")

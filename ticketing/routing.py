@@ -1,0 +1,9 @@
+"""Every websocket route of the product; each app adds its consumers here."""
+
+from django.urls import path
+
+from ticketing.consumers import PingConsumer
+
+websocket_urlpatterns = [
+    path("ws/ping/", PingConsumer.as_asgi()),
+]

@@ -1,0 +1,37 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ticketing.health import health_report
+
+
+@require_GET
+def home(request):
+    """Landing page. Roles: anyone."""
+    return render(request, "home.html")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """State of the database, Redis, MongoDB and Celery. Roles: anyone (no secrets in it)."""
+    report = health_report()
+    return JsonResponse(report, status=200 if report["ok"] else 503, json_dumps_params={"ensure_ascii": False})
+
+
+def error_403(request, exception=None):
+    return render(request, "403.html", status=403)
+
+
+def error_404(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def error_500(request):
+    # No context processors here: the failing request may be the reason.
+    from django.template import loader
+
+    from django.http import HttpResponseServerError
+
+    return HttpResponseServerError(loader.get_template("500.html").render())
