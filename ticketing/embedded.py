@@ -116,6 +116,11 @@ class EmbeddedServices:
             except asyncio.CancelledError:
                 pass
             finally:
+                # Client connections are tasks of their own: end them too.
+                pending = asyncio.all_tasks(loop)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
                 loop.close()
 
         self._mongo_thread = threading.Thread(target=serve, name="nx-27017", daemon=True)
