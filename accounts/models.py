@@ -20,7 +20,9 @@ class User(AbstractUser):
     """A person with exactly one role. Email and mobile are each optional, unique when set."""
 
     email = models.EmailField(_("email address"), unique=True, null=True, blank=True)
+    # E.164, e.g. +8613812345678 (accounts.phone normalises input).
     mobile = models.CharField(_("mobile number"), max_length=20, unique=True, null=True, blank=True)
+    mobile_verified = models.BooleanField(_("mobile number verified"), default=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.CUSTOMER, db_index=True)
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)

@@ -1,0 +1,56 @@
+"""allauth's hooks: phone numbers live on User.mobile, texts go through accounts.sms."""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.phone import INVALID_MOBILE, normalize_mobile
+from accounts.sms import send_sms
+
+
+class MobileField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Mobile number"))
+        kwargs.setdefault("widget", forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "placeholder": "138 0000 0000"}))
+        kwargs.setdefault("error_messages", {"invalid": INVALID_MOBILE})
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return normalize_mobile(value) if value else value
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def phone_form_field(self, **kwargs):
+        return MobileField(**kwargs)
+
+    def clean_phone(self, phone: str) -> str:
+        try:
+            return normalize_mobile(phone)
+        except forms.ValidationError as error:
+            raise forms.ValidationError(error.messages[0], code="invalid_phone") from None
+
+    def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
+        send_sms(phone=phone, message=_("[Ticketing] Your verification code is %(code)s. It expires in 15 minutes.") % {"code": code})
+
+    def send_unknown_account_sms(self, phone: str, **kwargs) -> None:
+        send_sms(phone=phone, message=_("[Ticketing] Someone tried to use this number, but no account is registered with it."))
+
+    def send_account_already_exists_sms(self, phone: str) -> None:
+        send_sms(phone=phone, message=_("[Ticketing] Someone tried to sign up with this number, which already has an account."))
+
+    def set_phone(self, user, phone: str, verified: bool) -> None:
+        user.mobile = phone
+        user.mobile_verified = verified
+        user.save(update_fields=["mobile", "mobile_verified"])
+
+    def get_phone(self, user):
+        return (user.mobile, user.mobile_verified) if user.mobile else None
+
+    def set_phone_verified(self, user, phone: str) -> None:
+        User.objects.filter(pk=user.pk, mobile=phone).update(mobile_verified=True)
+        user.mobile_verified = True
+
+    def get_user_by_phone(self, phone: str):
+        return User.objects.filter(mobile=phone).order_by("pk").first()
