@@ -53,4 +53,9 @@ class AccountAdapter(DefaultAccountAdapter):
         user.mobile_verified = True
 
     def get_user_by_phone(self, phone: str):
-        return User.objects.filter(mobile=phone).order_by("pk").first()
+        # The login form passes what was typed ("138 1234 5678"), sign-up the normalised form.
+        try:
+            phone = normalize_mobile(phone)
+        except forms.ValidationError:
+            return None
+        return User.objects.filter(mobile=phone).first()

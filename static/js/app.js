@@ -18,3 +18,23 @@ document.addEventListener("htmx:responseError", (event) => {
     : "The request failed; please try again.";
   box.replaceChildren(div);
 });
+
+// Idle logout warning: the server ends a session after IDLE_TIMEOUT seconds
+// without a request; warn shortly before, and reload when it is over so the
+// server can say why.
+(() => {
+  const box = document.getElementById("idle-warning");
+  if (!box) return;
+  const idle = Number(box.dataset.idleSeconds) * 1000;
+  const warn = Number(box.dataset.warnSeconds) * 1000;
+  let warnTimer, endTimer;
+  const arm = () => {
+    clearTimeout(warnTimer);
+    clearTimeout(endTimer);
+    box.classList.add("d-none");
+    warnTimer = setTimeout(() => box.classList.remove("d-none"), Math.max(idle - warn, 0));
+    endTimer = setTimeout(() => window.location.reload(), idle + 1000);
+  };
+  document.addEventListener("htmx:afterRequest", arm);
+  arm();
+})();
