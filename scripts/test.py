@@ -65,10 +65,12 @@ def main(argv: list[str]) -> int:
     # Live-server threads must not keep connections that outlive the test database.
     env["DB_CONN_MAX_AGE"] = "0"
     lines = []
+    # TEST_SERVICES=embedded tests as a fresh machine would, even here.
+    probe = env.get("TEST_SERVICES") != "embedded"
 
     if "DATABASE_URL" in env:
         lines.append(f"database: {env['DATABASE_URL'].split('@')[-1]} (from DATABASE_URL)")
-    elif version := mysql_usable():
+    elif probe and (version := mysql_usable()):
         env["DATABASE_URL"] = "mysql://root@127.0.0.1:3306/ticketing"
         lines.append(f"database: MariaDB/MySQL {version} at 127.0.0.1:3306 (real server)")
     else:
@@ -77,7 +79,7 @@ def main(argv: list[str]) -> int:
     embedded_redis = None
     if "REDIS_URL" in env:
         lines.append(f"redis:    {env['REDIS_URL']} (from REDIS_URL)")
-    elif version := redis_usable():
+    elif probe and (version := redis_usable()):
         # Database 15 keeps the suite away from anything a developer stored in 0.
         env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
         lines.append(f"redis:    Redis {version} at 127.0.0.1:6379/15 (real server)")

@@ -34,7 +34,7 @@ def _redis_answers(port: int) -> bool:
 def _mongo_answers(port: int) -> bool:
     import pymongo
 
-    client = pymongo.MongoClient(host="127.0.0.1", port=port, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
+    client = pymongo.MongoClient(host="127.0.0.1", port=port, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
     try:
         client.admin.command("ping")
         return True
