@@ -29,7 +29,7 @@ $(VENV)/.installed-%: $(VENV)/bin/activate requirements.txt requirements/*.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r $(subst +,/,$*)
 	touch $@
 
-.PHONY: install install-test messages run test clean
+.PHONY: install install-test messages run test lint clean
 install: $(VENV)/.installed-$(subst /,+,$(REQUIREMENTS))
 	@$(MAKE) --no-print-directory messages
 
@@ -49,6 +49,9 @@ test: install-test
 	@if $(PY) scripts/test.py --mysql-reachable; then \
 	  $(MAKE) --no-print-directory $(VENV)/.installed-requirements+mysql.txt; fi
 	$(PY) scripts/test.py $(ARGS)
+
+lint: install-test
+	$(VENV)/bin/ruff check accounts events tickets orders analytics ticketing tests scripts bench
 
 clean:
 	rm -rf $(VENV) var staticfiles

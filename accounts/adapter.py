@@ -2,6 +2,7 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.contrib.sites.shortcuts import get_current_site
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -30,6 +31,17 @@ class AccountAdapter(DefaultAccountAdapter):
             return normalize_mobile(phone)
         except forms.ValidationError as error:
             raise forms.ValidationError(error.messages[0], code="invalid_phone") from None
+
+    def _get_login_attempts_cache_key(self, request, **credentials) -> str:
+        # allauth keys the per-account limit on email/username only: without
+        # this every phone login would share one lock.
+        if phone := credentials.get("phone"):
+            try:
+                phone = normalize_mobile(phone)
+            except forms.ValidationError:
+                pass
+            return f"{get_current_site(request).domain}:{phone}"
+        return super()._get_login_attempts_cache_key(request, **credentials)
 
     def send_verification_code_sms(self, user, phone: str, code: str, **kwargs) -> None:
         send_sms(phone=phone, message=_("[Ticketing] Your verification code is %(code)s. It expires in 15 minutes.") % {"code": code})

@@ -41,6 +41,10 @@ class User(AbstractUser):
             models.CheckConstraint(condition=~Q(mobile=""), name="user_mobile_not_empty"),
         ]
 
+    def clean(self):
+        super().clean()
+        self.email = self.email or None  # AbstractUser.clean() turns None into ""
+
     def save(self, *args, **kwargs):
         # Blank means absent: store NULL so the unique indexes allow many.
         self.email = self.email or None

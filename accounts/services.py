@@ -1,10 +1,14 @@
 """Every write to accounts goes through here."""
 
+import secrets
 from io import BytesIO
+
+from allauth.account.models import EmailAddress
+from allauth.account.signals import user_signed_up
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.files.uploadedfile import InMemoryUploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -12,6 +16,7 @@ from accounts.models import Role, User
 from ticketing.errors import DomainError, Forbidden
 
 AVATAR_SIZE = 256
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
 
 
 class InvalidImage(DomainError):
@@ -19,15 +24,43 @@ class InvalidImage(DomainError):
     default_message = _("Upload a JPEG, PNG or WebP image.")
 
 
-@transaction.atomic
+class AlreadyRegistered(DomainError):
+    code = "already_registered"
+    default_message = _("A user is already registered with this email address or mobile number.")
+
+
+def _unique_username() -> str:
+    while True:
+        username = "u" + secrets.token_hex(8)
+        if not User.objects.filter(username=username).exists():
+            return username
+
+
 def user_create(*, username: str, password: str, email: str | None = None, mobile: str | None = None,
                 role: str = Role.CUSTOMER, display_name: str = "") -> User:
     """Create a user with a hashed password. Admins get Django-admin access (is_staff)."""
     user = User(username=username, email=email, mobile=mobile, role=role, display_name=display_name,
                 is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
     user.set_password(password)
-    user.full_clean(exclude=["password"])
-    user.save()
+    user.full_clean(exclude=["password"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:  # two sign-ups with one address at the same instant
+        raise AlreadyRegistered() from error
+    return user
+
+
+@transaction.atomic
+def user_register(*, request, password: str, email: str | None = None, mobile: str | None = None) -> User:
+    """Sign-up outside allauth's pages (the API): a customer with an unverified
+    email address row whose confirmation link is sent once the transaction
+    commits. Raises AlreadyRegistered for a taken email or mobile."""
+    user = user_create(username=_unique_username(), password=password, email=email, mobile=mobile)
+    if email:
+        address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+        transaction.on_commit(lambda: address.send_confirmation(request, signup=True))
+    transaction.on_commit(lambda: user_signed_up.send(sender=User, request=request, user=user))
     return user
 
 
@@ -56,6 +89,8 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
 
 
 def _square_avatar(upload) -> InMemoryUploadedFile:
+    if upload.size > AVATAR_MAX_BYTES:
+        raise InvalidImage(_("The image is larger than 2 MB."), code="too_large")
     try:
         image = Image.open(upload)
         image.verify()  # refuses truncated and non-image files
@@ -75,7 +110,8 @@ def _square_avatar(upload) -> InMemoryUploadedFile:
 @transaction.atomic
 def profile_update(*, user: User, display_name: str | None = None, language: str | None = None, avatar=None) -> User:
     """Change what a user may change about themself. An avatar is checked to be
-    a real JPEG/PNG/WebP image and stored as a 256×256 JPEG (InvalidImage otherwise)."""
+    a real JPEG/PNG/WebP image of at most 2 MB and stored as a 256×256 JPEG
+    (InvalidImage otherwise)."""
     fields = ["updated_at"]
     if display_name is not None:
         user.display_name = display_name.strip()[:64]

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import django
 import environ
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()

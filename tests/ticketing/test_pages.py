@@ -1,7 +1,6 @@
 """Base pages, error pages, language choice, health report and the API schema."""
 
 import pytest
-from django.test import Client
 
 from tests.factories import UserFactory
 

@@ -1,0 +1,145 @@
+"""Who may call what: one row per endpoint and method, checked for every role and anonymous.
+
+Add a row with every new endpoint; `test_every_api_endpoint_has_a_row` fails until you do.
+Forbidden callers get 403 (the API answers anonymous callers 401; pages send them to login).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.conf import settings
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from rest_framework.test import APIClient
+
+from accounts.models import Role, User
+from accounts.permissions import ANY_ROLE
+from accounts.serializers import RoleRefreshToken
+from tests.factories import UserFactory
+
+ANONYMOUS = "anonymous"
+LOGGED_IN = ANY_ROLE
+EVERYONE = (*ANY_ROLE, ANONYMOUS)
+ADMIN = (Role.ADMIN,)
+CALLERS = EVERYONE
+
+PASSWORD = "correct-horse-battery"  # UserFactory's
+STRONG = "Lantern-River-42"
+# API paths that document the API rather than being part of it.
+NOT_ENDPOINTS = ("api/schema/", "api/docs/")
+
+
+@dataclass
+class Context:
+    caller_name: str
+    caller: User | None  # None when anonymous
+    target: User  # another user, for endpoints that take one
+
+    def refresh_token(self) -> str:
+        return str(RoleRefreshToken.for_user(self.caller or self.target))
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    url: str  # "{target}" stands for the id of another user
+    allowed: tuple[str, ...]  # roles, plus ANONYMOUS for public endpoints
+    status: int  # what an allowed caller gets
+    data: dict | Callable[[Context], dict] | None = field(default=None)
+    page: bool = False  # an HTML page rather than the JSON API
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+ROWS = [
+    # --- API ---
+    Row("POST", "/api/auth/register", EVERYONE, 201,
+        lambda ctx: {"email": f"new-{ctx.caller_name}@example.com", "password": STRONG}),
+    Row("POST", "/api/auth/login", EVERYONE, 200, lambda ctx: {"login": ctx.target.email, "password": PASSWORD}),
+    Row("POST", "/api/auth/refresh", EVERYONE, 200, lambda ctx: {"refresh": ctx.refresh_token()}),
+    Row("POST", "/api/auth/logout", LOGGED_IN, 205, lambda ctx: {"refresh": ctx.refresh_token()}),
+    Row("GET", "/api/user/profile", LOGGED_IN, 200),
+    Row("PATCH", "/api/user/profile", LOGGED_IN, 200, {"display_name": "Table"}),
+    Row("PUT", "/api/users/{target}/role", ADMIN, 200, {"role": Role.PUBLISHER}),
+    # --- pages ---
+    Row("GET", "/accounts/profile/", LOGGED_IN, 200, page=True),
+    Row("POST", "/accounts/keepalive/", LOGGED_IN, 204, page=True),
+    Row("GET", "/manage/users/", ADMIN, 200, page=True),
+    Row("POST", "/manage/users/{target}/role/", ADMIN, 302, {"role": Role.PUBLISHER}, page=True),
+]
+
+
+def call(row: Row, ctx: Context):
+    url = row.url.format(target=ctx.target.pk)
+    data = row.data(ctx) if callable(row.data) else row.data
+    headers = {"HTTP_ACCEPT_LANGUAGE": "en"}
+    if row.page:
+        client = Client()
+        if ctx.caller:
+            client.force_login(ctx.caller)
+        return getattr(client, row.method.lower())(url, data or {}, **headers)
+    client = APIClient()
+    if ctx.caller:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {RoleRefreshToken.for_user(ctx.caller).access_token}"
+    if row.method == "GET":
+        return client.get(url, data, **headers)
+    return getattr(client, row.method.lower())(url, data, format="json", **headers)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("caller_name", CALLERS)
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_only_the_allowed_roles_get_through(row, caller_name):
+    caller = None if caller_name == ANONYMOUS else UserFactory(role=caller_name)
+    ctx = Context(caller_name=caller_name, caller=caller, target=UserFactory(role=Role.CUSTOMER))
+
+    response = call(row, ctx)
+
+    if caller_name in row.allowed:
+        expected = row.status
+    elif caller is None:
+        expected = 302 if row.page else 401
+    else:
+        expected = 403
+    assert response.status_code == expected, f"{row} as {caller_name}: {response.content[:300]!r}"
+    if row.page and caller is None and caller_name not in row.allowed:
+        assert response["Location"].startswith(resolve_url(settings.LOGIN_URL) + "?next=")
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def _methods(callback) -> set[str]:
+    """The HTTP methods a view answers (DRF and class-based views); empty if unknown."""
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is None:
+        return set()
+    return {m.upper() for m in view_class.http_method_names if m not in ("head", "options") and hasattr(view_class, m)}
+
+
+def test_every_api_endpoint_has_a_row():
+    covered = {(row.method, resolve(row.url.format(target=1)).route) for row in ROWS}
+    covered_routes = {route for _, route in covered}
+    missing = []
+    for route, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith("api/") or route.startswith(NOT_ENDPOINTS):
+            continue
+        methods = _methods(callback)
+        if not methods and route not in covered_routes:
+            missing.append(route)
+        missing += [f"{method} {route}" for method in sorted(methods) if (method, route) not in covered]
+    assert not missing, f"endpoints without a row in ROWS: {missing}"
+
+
+def test_the_table_names_each_endpoint_and_method_once():
+    keys = [(row.method, resolve(row.url.format(target=1)).route) for row in ROWS]
+    assert len(keys) == len(set(keys))
