@@ -61,8 +61,9 @@ class AccountAdapter(DefaultAccountAdapter):
         return (user.mobile, user.mobile_verified) if user.mobile else None
 
     def set_phone_verified(self, user, phone: str) -> None:
-        User.objects.filter(pk=user.pk, mobile=phone).update(mobile_verified=True)
-        user.mobile_verified = True
+        # Also the last step of changing a number: the new one replaces the old.
+        User.objects.filter(pk=user.pk).update(mobile=phone, mobile_verified=True)
+        user.mobile, user.mobile_verified = phone, True
 
     def get_user_by_phone(self, phone: str):
         # The login form passes what was typed ("138 1234 5678"), sign-up the normalised form.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from accounts import services
 from accounts.models import User
 
 
@@ -11,5 +12,17 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active", "is_staff")
     search_fields = ("username", "email", "mobile", "display_name")
     fieldsets = DjangoUserAdmin.fieldsets + (
-        (_("Platform"), {"fields": ("role", "mobile", "display_name", "avatar", "language")}),
+        (_("Platform"), {"fields": ("role", "mobile", "mobile_verified", "display_name", "avatar", "language")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        # A role changed here goes through the same service as everywhere else
+        # (admin access follows the role, last-admin guard, audit log).
+        role = obj.role
+        if change and "role" in form.changed_data:
+            obj.role = User.objects.get(pk=obj.pk).role
+            super().save_model(request, obj, form, change)
+            services.user_set_role(actor=request.user, user=obj, role=role)
+            obj.refresh_from_db()
+        else:
+            super().save_model(request, obj, form, change)

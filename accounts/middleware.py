@@ -43,3 +43,25 @@ class IdleTimeoutMiddleware:
             if last_seen is None or now - last_seen > TOUCH_EVERY:
                 request.session[LAST_SEEN] = now
         return self.get_response(request)
+
+
+def remember_language(sender, request, user, **kwargs) -> None:
+    """user_logged_in receiver: PreferredLanguageMiddleware applies it."""
+    if request is not None and getattr(user, "language", ""):
+        request.preferred_language = user.language
+
+
+class PreferredLanguageMiddleware:
+    """After a login, switch the site to the user's saved language (the
+    language cookie, so the switcher keeps working afterwards)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        language = getattr(request, "preferred_language", None)
+        if language:
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax",
+                                max_age=settings.LANGUAGE_COOKIE_AGE)
+        return response

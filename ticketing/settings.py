@@ -151,6 +151,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.IdleTimeoutMiddleware",
+    "accounts.middleware.PreferredLanguageMiddleware",
     "ticketing.errors.DomainErrorMiddleware",
 ]
 
@@ -228,6 +229,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- i18n ---------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True

@@ -253,3 +253,64 @@ def test_social_login_buttons_appear_only_when_configured(client, settings):
     assert "Google" not in client.get("/accounts/login/").content.decode()
     settings.SOCIALACCOUNT_PROVIDERS = {"google": {"APPS": [{"client_id": "id", "secret": "s"}]}}
     assert "Google" in client.get("/accounts/login/").content.decode()
+
+
+# --- changing email, phone, password, and the saved language ------------------------
+def test_a_new_email_address_is_verified_before_it_counts(client):
+    user = UserFactory(email="first@example.com")
+    EmailAddress.objects.create(user=user, email="first@example.com", primary=True, verified=True)
+    client.force_login(user)
+    assert client.get("/accounts/email/").status_code == 200
+    client.post("/accounts/email/", {"action_add": "", "email": "second@example.com"})
+    new = EmailAddress.objects.get(email="second@example.com")
+    assert not new.verified
+    link = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[-1].body).group(1)
+    client.post(link)
+    user.refresh_from_db()
+    assert user.email == "second@example.com"
+    assert EmailAddress.objects.get(email="second@example.com").verified
+
+
+def test_a_new_mobile_number_is_verified_by_code(client):
+    user = UserFactory(mobile="+8613600000000", mobile_verified=True)
+    client.force_login(user)
+    assert client.get("/accounts/phone/change/").status_code == 200
+    client.post("/accounts/phone/change/", {"phone": "13611112222"})
+    assert sms.outbox()[0]["phone"] == "+8613611112222"
+    client.post("/accounts/phone/verify/", {"code": last_code()})
+    user.refresh_from_db()
+    assert user.mobile == "+8613611112222" and user.mobile_verified
+
+
+def test_change_password_needs_the_old_one(client):
+    user = UserFactory()
+    client.force_login(user)
+    wrong = client.post("/accounts/password/change/", {"oldpassword": "nope", "password1": STRONG, "password2": STRONG},
+                        HTTP_ACCEPT_LANGUAGE="en")
+    assert "Please type your current password." in wrong.content.decode()
+    client.post("/accounts/password/change/", {"oldpassword": "correct-horse-battery", "password1": STRONG, "password2": STRONG})
+    user.refresh_from_db()
+    assert user.check_password(STRONG)
+
+
+def test_the_saved_language_applies_at_login(client):
+    UserFactory(email="en@example.com", language="en")
+    response = client.post("/accounts/login/", {"login": "en@example.com", "password": "correct-horse-battery"})
+    assert response.cookies["django_language"].value == "en"
+    assert '<html lang="en">' in client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+
+def test_a_role_changed_in_django_admin_goes_through_the_role_service(client):
+    admin = UserFactory(role="admin", is_staff=True, is_superuser=True)
+    target = UserFactory(role="customer")
+    client.force_login(admin)
+    page = client.get(f"/admin/accounts/user/{target.pk}/change/")
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k not in ("avatar", "groups", "user_permissions", "last_login")}
+    data.update(role="admin", date_joined_0=target.date_joined.strftime("%Y-%m-%d"),
+                date_joined_1=target.date_joined.strftime("%H:%M:%S"))
+    data.pop("date_joined", None)
+    response = client.post(f"/admin/accounts/user/{target.pk}/change/", data)
+    assert response.status_code == 302, page.context
+    target.refresh_from_db()
+    assert target.role == "admin" and target.is_staff
