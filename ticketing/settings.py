@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "treebeard",
     "channels",
     "allauth",
     "allauth.account",

@@ -1,0 +1,123 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node
+
+
+class Category(MP_Node):
+    """Two-level (or deeper) tree: 演出 › 演唱会. Names in both languages."""
+
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=64)
+    name_en = models.CharField(_("English name"), max_length=64)
+    node_order_by = ["slug"]
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "").startswith("en") else self.name_zh
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=32, unique=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Event(models.Model):
+    """An event a publisher sells tickets for. Only approved events are public."""
+
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True, help_text=_("Basic formatting is kept; scripts are removed."))
+    start_time = models.DateTimeField(_("starts"))
+    end_time = models.DateTimeField(_("ends"))
+    venue = models.CharField(_("venue"), max_length=200)
+    city = models.CharField(_("city"), max_length=64, db_index=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    cover = models.ImageField(_("cover image"), upload_to="covers/%Y/%m/", blank=True)
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="events")
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="events")
+    real_name_required = models.BooleanField(_("real-name tickets"), default=False,
+                                             help_text=_("Each ticket names its attendee, checked at the door."))
+    status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
+    review_reason = models.TextField(_("reviewer's reason"), blank=True)
+    publisher = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("publisher"), on_delete=models.PROTECT,
+                                  related_name="events")
+    # Kept up to date by the inventory (tickets app) as ticket types change and sell.
+    price_min = models.DecimalField(_("lowest price"), max_digits=10, decimal_places=2, null=True, blank=True)
+    price_max = models.DecimalField(_("highest price"), max_digits=10, decimal_places=2, null=True, blank=True)
+    tickets_left = models.BooleanField(_("tickets left"), default=False)
+    # Encoded words of the searchable fields (events.search), behind a full-text index.
+    search_text = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["start_time", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="event_ends_after_start"),
+            models.CheckConstraint(condition=Q(status__in=EventStatus.values), name="event_status_valid"),
+            models.CheckConstraint(condition=Q(price_min__isnull=True) | Q(price_min__gte=0), name="event_price_min_non_negative"),
+            models.CheckConstraint(
+                condition=Q(price_min__isnull=True) | Q(price_max__isnull=True) | Q(price_max__gte=F("price_min")),
+                name="event_price_range_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "start_time"], name="event_status_start"),
+            models.Index(fields=["status", "city", "start_time"], name="event_status_city_start"),
+            models.Index(fields=["publisher", "status"], name="event_publisher_status"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == EventStatus.APPROVED
+
+
+class EventTransition(models.Model):
+    """Every status change: who, when, why. Append-only."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, choices=EventStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=EventStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.from_status or '∅'} → {self.to_status}"
