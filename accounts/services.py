@@ -36,9 +36,10 @@ def _unique_username() -> str:
             return username
 
 
-def user_create(*, username: str, password: str, email: str | None = None, mobile: str | None = None,
+def user_create(*, username: str, password: str | None, email: str | None = None, mobile: str | None = None,
                 role: str = Role.CUSTOMER, display_name: str = "") -> User:
-    """Create a user with a hashed password. Admins get Django-admin access (is_staff)."""
+    """Create a user with a hashed password (None: no password can log in).
+    Admins get Django-admin access (is_staff). Raises AlreadyRegistered."""
     user = User(username=username, email=email, mobile=mobile, role=role, display_name=display_name,
                 is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
     user.set_password(password)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("manage/users/", views.user_list, name="user_list"),
     path("manage/users/<int:user_id>/role/", views.user_role, name="user_role"),
     path("dev/sms/", views.sms_outbox, name="sms_outbox"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/read/", views.notification_read, name="notifications_read"),
     # API
     path("api/auth/register", api.RegisterView.as_view(), name="api_register"),
     path("api/auth/login", api.LoginView.as_view(), name="api_login"),

@@ -7,7 +7,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import services, sms
+from accounts import notifications, services, sms
 from accounts.forms import ProfileForm, RoleForm
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
@@ -76,3 +76,20 @@ def sms_outbox(request):
     if not settings.SMS_DEV_OUTBOX:
         raise Http404
     return render(request, "accounts/sms_outbox.html", {"texts": sms.outbox()})
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def notification_list(request):
+    """The user's own notifications, newest first. Roles: every logged-in role."""
+    page = Paginator(request.user.notifications.all(), 30).get_page(request.GET.get("page"))
+    return render(request, "accounts/notifications.html", {"page": page})
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def notification_read(request):
+    """Mark one (`id`) or all of one's notifications read. Roles: every logged-in role."""
+    raw = request.POST.get("id")
+    notifications.mark_read(user=request.user, notification_id=int(raw) if raw and raw.isdigit() else None)
+    return redirect("accounts:notifications")

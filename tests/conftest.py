@@ -30,6 +30,13 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    # Playwright's sync API keeps an asyncio loop running in the main thread
+    # from the first browser test on, which breaks async_to_sync in ordinary
+    # tests after it: run the browser tests last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -267,6 +267,8 @@ if django.VERSION >= (6, 1):
     MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _options}}
 else:
     vars().update(_email)
+# Absolute links in emails.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="票务平台 <noreply@ticketing.local>")
 
 # --- API ----------------------------------------------------------------------

@@ -3,13 +3,18 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from events import selectors
 from ticketing.health import health_report
 
 
 @require_GET
 def home(request):
-    """Landing page. Roles: anyone."""
-    return render(request, "home.html")
+    """Landing page: soonest events, categories and cities. Roles: anyone."""
+    return render(request, "home.html", {
+        "upcoming": selectors.event_search(sort="start")[:8],
+        "categories": selectors.category_roots(),
+        "cities": selectors.popular_cities(limit=10),
+    })
 
 
 @never_cache

@@ -38,3 +38,34 @@ document.addEventListener("htmx:responseError", (event) => {
   document.addEventListener("htmx:afterRequest", arm);
   arm();
 })();
+
+// The bell: a websocket pushes new notifications and the unread count; it
+// reconnects (with back-off) and the server resends the count on connect.
+(() => {
+  const bell = document.getElementById("bell");
+  if (!bell || !("WebSocket" in window)) return;
+  const count = document.getElementById("bell-count");
+  let delay = 1000;
+  const connect = () => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}${bell.dataset.socket}`);
+    socket.addEventListener("open", () => { delay = 1000; });
+    socket.addEventListener("message", (event) => {
+      const data = JSON.parse(event.data);
+      if (typeof data.unread === "number") {
+        count.textContent = data.unread;
+        count.classList.toggle("d-none", data.unread === 0);
+      }
+      if (data.notification) {
+        bell.classList.add("bell-ring");
+        bell.title = data.notification.title;
+      }
+    });
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4401) return;  // logged out
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    });
+  };
+  connect();
+})();

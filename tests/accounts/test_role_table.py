@@ -6,23 +6,28 @@ Forbidden callers get 403 (the API answers anonymous callers 401; pages send the
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.shortcuts import resolve_url
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE
 from accounts.serializers import RoleRefreshToken
+from events.models import Event, EventStatus
+from tests.events.factories import CategoryFactory, EventFactory
 from tests.factories import UserFactory
 
 ANONYMOUS = "anonymous"
 LOGGED_IN = ANY_ROLE
 EVERYONE = (*ANY_ROLE, ANONYMOUS)
 ADMIN = (Role.ADMIN,)
+PUBLISHER = (Role.PUBLISHER,)
 CALLERS = EVERYONE
 
 PASSWORD = "correct-horse-battery"  # UserFactory's
@@ -36,6 +41,7 @@ class Context:
     caller_name: str
     caller: User | None  # None when anonymous
     target: User  # another user, for endpoints that take one
+    event: Event | None = None  # for rows on "{event}": the calling publisher's own, else another publisher's
 
     def refresh_token(self) -> str:
         return str(RoleRefreshToken.for_user(self.caller or self.target))
@@ -44,14 +50,26 @@ class Context:
 @dataclass(frozen=True)
 class Row:
     method: str
-    url: str  # "{target}" stands for the id of another user
+    url: str  # "{target}" stands for the id of another user, "{event}" for the id of an event in `event_status`
     allowed: tuple[str, ...]  # roles, plus ANONYMOUS for public endpoints
     status: int  # what an allowed caller gets
     data: dict | Callable[[Context], dict] | None = field(default=None)
     page: bool = False  # an HTML page rather than the JSON API
+    event_status: str | None = None  # the status of "{event}", one in which the allowed callers succeed
 
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
+
+    def path(self, ctx: Context | None = None) -> str:
+        if ctx is None:  # any ids will do to resolve the route
+            return self.url.format(target=1, event=1)
+        return self.url.format(target=ctx.target.pk, event=ctx.event.pk if ctx.event else 0)
+
+
+def new_event(ctx: Context) -> dict:
+    start = timezone.now() + timedelta(days=30)
+    return {"title": "Table", "start_time": start.isoformat(), "end_time": (start + timedelta(hours=2)).isoformat(),
+            "venue": "Hall", "city": "Shanghai", "category": CategoryFactory().pk}
 
 
 ROWS = [
@@ -64,6 +82,19 @@ ROWS = [
     Row("GET", "/api/user/profile", LOGGED_IN, 200),
     Row("PATCH", "/api/user/profile", LOGGED_IN, 200, {"display_name": "Table"}),
     Row("PUT", "/api/users/{target}/role", ADMIN, 200, {"role": Role.PUBLISHER}),
+    Row("POST", "/api/events/create", PUBLISHER, 201, new_event),
+    Row("GET", "/api/events/search", EVERYONE, 200),
+    Row("GET", "/api/events/mine", PUBLISHER, 200),
+    Row("GET", "/api/events/review-queue", ADMIN, 200),
+    Row("GET", "/api/events/{event}", EVERYONE, 200, event_status=EventStatus.APPROVED),
+    Row("PATCH", "/api/events/{event}", PUBLISHER, 200, {"title": "Table"}, event_status=EventStatus.DRAFT),
+    Row("POST", "/api/events/{event}/submit", PUBLISHER, 200, event_status=EventStatus.DRAFT),
+    Row("POST", "/api/events/{event}/cancel", (Role.PUBLISHER, Role.ADMIN), 200, {"reason": "Table"},
+        event_status=EventStatus.APPROVED),
+    Row("PUT", "/api/events/{event}/approve", ADMIN, 200, {"decision": "approve"}, event_status=EventStatus.PENDING),
+    Row("GET", "/api/categories", EVERYONE, 200),
+    Row("GET", "/api/notifications", LOGGED_IN, 200),
+    Row("POST", "/api/notifications/read", LOGGED_IN, 200, {}),
     # --- pages ---
     Row("GET", "/accounts/profile/", LOGGED_IN, 200, page=True),
     Row("POST", "/accounts/keepalive/", LOGGED_IN, 204, page=True),
@@ -73,7 +104,7 @@ ROWS = [
 
 
 def call(row: Row, ctx: Context):
-    url = row.url.format(target=ctx.target.pk)
+    url = row.path(ctx)
     data = row.data(ctx) if callable(row.data) else row.data
     headers = {"HTTP_ACCEPT_LANGUAGE": "en"}
     if row.page:
@@ -95,6 +126,9 @@ def call(row: Row, ctx: Context):
 def test_only_the_allowed_roles_get_through(row, caller_name):
     caller = None if caller_name == ANONYMOUS else UserFactory(role=caller_name)
     ctx = Context(caller_name=caller_name, caller=caller, target=UserFactory(role=Role.CUSTOMER))
+    if row.event_status:
+        owner = caller if caller_name == Role.PUBLISHER else UserFactory(role=Role.PUBLISHER)
+        ctx.event = EventFactory(publisher=owner, status=row.event_status)
 
     response = call(row, ctx)
 
@@ -127,7 +161,7 @@ def _methods(callback) -> set[str]:
 
 
 def test_every_api_endpoint_has_a_row():
-    covered = {(row.method, resolve(row.url.format(target=1)).route) for row in ROWS}
+    covered = {(row.method, resolve(row.path()).route) for row in ROWS}
     covered_routes = {route for _, route in covered}
     missing = []
     for route, callback in _walk(get_resolver().url_patterns):
@@ -141,5 +175,5 @@ def test_every_api_endpoint_has_a_row():
 
 
 def test_the_table_names_each_endpoint_and_method_once():
-    keys = [(row.method, resolve(row.url.format(target=1)).route) for row in ROWS]
+    keys = [(row.method, resolve(row.path()).route) for row in ROWS]
     assert len(keys) == len(set(keys))

@@ -4,6 +4,8 @@ import pytest
 
 from tests.factories import UserFactory
 
+pytestmark = pytest.mark.django_db  # the home page reads the catalogue
+
 
 def test_home_page_answers_in_chinese_for_a_chinese_browser(client):
     response = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
@@ -40,7 +42,6 @@ def test_unknown_page_gets_the_styled_404_in_the_users_language(client):
     assert "页面不存在" in response.content.decode()
 
 
-@pytest.mark.django_db
 def test_navigation_shows_administration_only_to_staff(client):
     customer = UserFactory(role="customer")
     client.force_login(customer)
@@ -50,7 +51,6 @@ def test_navigation_shows_administration_only_to_staff(client):
     assert "/admin/" in client.get("/").content.decode()
 
 
-@pytest.mark.django_db
 def test_healthz_reports_every_backing_service(client):
     report = client.get("/healthz").json()
     for name in ("database", "redis", "mongodb", "celery"):
@@ -58,7 +58,6 @@ def test_healthz_reports_every_backing_service(client):
     assert report["database"]["ok"] and report["redis"]["ok"] and report["mongodb"]["ok"]
 
 
-@pytest.mark.django_db
 def test_healthz_is_503_when_no_worker_is_alive(client, settings):
     settings.CELERY_HEARTBEAT_STALE_AFTER = -1  # every heartbeat, if any, counts as too old
     response = client.get("/healthz")
@@ -66,14 +65,12 @@ def test_healthz_is_503_when_no_worker_is_alive(client, settings):
     assert response.json()["celery"]["ok"] is False
 
 
-@pytest.mark.django_db
 def test_every_response_carries_a_request_id(client):
     response = client.get("/", HTTP_X_REQUEST_ID="abc-123")
     assert response["X-Request-ID"] == "abc-123"
     assert client.get("/")["X-Request-ID"]
 
 
-@pytest.mark.django_db
 def test_api_schema_and_docs_are_served_locally(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200

@@ -3,6 +3,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import user_create
+from events.demo import seed_events
 
 # Demo accounts for the embedded mode; never run this against production data.
 DEMO_ACCOUNTS = [
@@ -10,6 +11,8 @@ DEMO_ACCOUNTS = [
     {"username": "publisher", "email": "publisher@demo.local", "password": "demo-publisher-pass", "role": Role.PUBLISHER, "display_name": "星光演艺"},
     {"username": "customer", "email": "customer@demo.local", "password": "demo-customer-pass", "role": Role.CUSTOMER, "display_name": "小王"},
 ]
+# More organisers, so the catalogue is not all one company's.
+EXTRA_PUBLISHERS = [("livenation", "乐享演出"), ("citysports", "城市体育"), ("artspace", "艺术空间")]
 
 
 class Command(BaseCommand):
@@ -25,7 +28,15 @@ class Command(BaseCommand):
             if not User.objects.filter(username=account["username"]).exists():
                 user_create(**account)
                 created += 1
-        self.stdout.write(self.style.SUCCESS(f"demo data ready ({created} accounts created)"))
+        for username, name in EXTRA_PUBLISHERS:
+            if not User.objects.filter(username=username).exists():
+                user_create(username=username, email=f"{username}@demo.local", password=None, role=Role.PUBLISHER,
+                            display_name=name)
+                created += 1
+        publishers = [User.objects.get(username="publisher")] + list(
+            User.objects.filter(username__in=[u for u, _ in EXTRA_PUBLISHERS]).order_by("username"))
+        events = seed_events(publishers=publishers, admin=User.objects.get(username="admin"))
+        self.stdout.write(self.style.SUCCESS(f"demo data ready ({created} accounts, {events} events created)"))
         self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
         for account in DEMO_ACCOUNTS:
             self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")

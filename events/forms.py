@@ -1,0 +1,89 @@
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from events.models import Category, Event
+from events.services import EventData
+from events.validators import validate_cover
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, category: Category) -> str:
+        return ("— " * (category.depth - 1)) + category.name
+
+
+class EventForm(forms.ModelForm):
+    """What a publisher fills in. Validation only; the services decide the rest."""
+
+    category = CategoryChoiceField(label=_("category"), queryset=Category.objects.order_by("path"))
+    tags = forms.CharField(label=_("tags"), required=False, help_text=_("Separate tags with commas, e.g. 流行, jazz"))
+    start_time = forms.DateTimeField(label=_("starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end_time = forms.DateTimeField(label=_("ends"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    class Meta:
+        model = Event
+        fields = ["title", "category", "start_time", "end_time", "city", "venue", "address", "description", "tags",
+                  "cover", "real_name_required"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["tags"] = ", ".join(self.instance.tags.values_list("name", flat=True))
+            for name in ("start_time", "end_time"):
+                value = getattr(self.instance, name)
+                if value:
+                    self.initial[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+
+    def clean_cover(self):
+        cover = self.cleaned_data.get("cover")
+        if cover and hasattr(cover, "image"):  # a new upload (not the stored file)
+            validate_cover(cover)
+        return cover
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_time"), cleaned.get("end_time")
+        if start and end and end <= start:
+            self.add_error("end_time", _("The event must end after it starts."))
+        return cleaned
+
+    def _post_clean(self):
+        pass  # the model instance is changed by the services, not by the form
+
+    def event_data(self) -> EventData:
+        c = self.cleaned_data
+        cover = c.get("cover")
+        return EventData(
+            title=c["title"], start_time=c["start_time"], end_time=c["end_time"], venue=c["venue"], city=c["city"],
+            category=c["category"], description=c.get("description", ""), address=c.get("address", ""),
+            tags=[t for t in c.get("tags", "").replace("，", ",").split(",")],
+            real_name_required=c.get("real_name_required", False),
+            cover=cover if cover and hasattr(cover, "image") else None,
+        )
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect)
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=_("Required when rejecting; the publisher sees it."))
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class SearchForm(forms.Form):
+    """The list page's filters (GET). Invalid values are ignored with a message."""
+
+    q = forms.CharField(required=False, max_length=100)
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
+    city = forms.CharField(required=False, max_length=64)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    price_min = forms.DecimalField(required=False, min_value=0, decimal_places=2)
+    price_max = forms.DecimalField(required=False, min_value=0, decimal_places=2)
+    available = forms.BooleanField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[
+        ("", _("Best match / soonest")), ("start", _("Soonest")), ("price", _("Price: low to high")),
+        ("-price", _("Price: high to low")), ("newest", _("Newest")),
+    ])

@@ -1,0 +1,226 @@
+"""Every write to events: creation, edits and the review workflow.
+
+Workflow (one table, `TRANSITIONS`): draft → pending → approved | rejected;
+rejected → pending again after edits; draft/pending/rejected/approved →
+cancelled. Each transition locks the event row, checks the current status,
+records an EventTransition and, after commit, notifies the people concerned.
+
+Editing: drafts and rejected events are edited freely. A pending event is
+frozen while it is reviewed. An approved (public) event may still be edited by
+its publisher — a sold-out concert's venue may change — the edit applies at
+once, is recorded in the event's history, and the admins are notified to look
+at it again. Cancelled events are final.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import nh3
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+from accounts.notifications import admins, notify
+from events.models import Category, Event, EventStatus, EventTransition, Tag
+from events.search import refresh_search_text
+from ticketing.errors import Conflict, DomainError, Forbidden
+
+S = EventStatus
+
+# (from, to) → roles that may make that move (the publisher must own the event).
+TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    (S.DRAFT, S.PENDING): (Role.PUBLISHER,),
+    (S.REJECTED, S.PENDING): (Role.PUBLISHER,),
+    (S.PENDING, S.APPROVED): (Role.ADMIN,),
+    (S.PENDING, S.REJECTED): (Role.ADMIN,),
+    (S.DRAFT, S.CANCELLED): (Role.PUBLISHER, Role.ADMIN),
+    (S.PENDING, S.CANCELLED): (Role.PUBLISHER, Role.ADMIN),
+    (S.REJECTED, S.CANCELLED): (Role.PUBLISHER, Role.ADMIN),
+    (S.APPROVED, S.CANCELLED): (Role.PUBLISHER, Role.ADMIN),
+}
+EDITABLE = (S.DRAFT, S.REJECTED, S.APPROVED)
+
+ALLOWED_TAGS = {"p", "br", "strong", "b", "em", "i", "u", "ul", "ol", "li", "h3", "h4", "blockquote", "a"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    default_message = _("This event is %(current)s; it cannot become %(target)s.")
+
+
+class NotEditable(Conflict):
+    code = "not_editable"
+    default_message = _("This event is %(current)s and cannot be edited now.")
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    default_message = _("Give the publisher a reason for the rejection.")
+
+
+@dataclass
+class EventData:
+    """What a publisher fills in (already validated by a form or serializer)."""
+
+    title: str
+    start_time: datetime
+    end_time: datetime
+    venue: str
+    city: str
+    category: Category
+    description: str = ""
+    address: str = ""
+    tags: list[str] | None = None
+    real_name_required: bool = False
+    cover: object | None = None  # an uploaded file; None keeps the current one
+
+
+def sanitize_description(html: str) -> str:
+    return nh3.clean(html or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, link_rel="noopener nofollow")
+
+
+def _check_times(data: EventData) -> None:
+    if data.end_time <= data.start_time:
+        raise DomainError(_("The event must end after it starts."), code="ends_before_start")
+
+
+def _apply(event: Event, data: EventData) -> None:
+    event.title = data.title.strip()
+    event.description = sanitize_description(data.description)
+    event.start_time, event.end_time = data.start_time, data.end_time
+    event.venue, event.city, event.address = data.venue.strip(), data.city.strip(), data.address.strip()
+    event.category = data.category
+    event.real_name_required = data.real_name_required
+    if data.cover is not None:
+        event.cover = data.cover
+
+
+def _set_tags(event: Event, names: list[str] | None) -> None:
+    if names is None:
+        return
+    clean = sorted({n.strip()[:32] for n in names if n.strip()})[:20]
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in clean]
+    event.tags.set(tags)
+
+
+def _record(event: Event, *, actor: User, from_status: str, to_status: str, reason: str = "", note: str = "") -> None:
+    EventTransition.objects.create(event=event, from_status=from_status, to_status=to_status, actor=actor,
+                                   reason=reason, note=note)
+
+
+def _owned_by(event: Event, user: User) -> bool:
+    return event.publisher_id == user.pk
+
+
+@transaction.atomic
+def event_create(*, publisher: User, data: EventData) -> Event:
+    """A new draft owned by `publisher` (who must have the publisher role)."""
+    if publisher.role != Role.PUBLISHER:
+        raise Forbidden()
+    _check_times(data)
+    event = Event(publisher=publisher, status=S.DRAFT)
+    _apply(event, data)
+    event.save()
+    _set_tags(event, data.tags)
+    refresh_search_text(event)
+    _record(event, actor=publisher, from_status="", to_status=S.DRAFT, note="created")
+    return event
+
+
+@transaction.atomic
+def event_update(*, actor: User, event: Event, data: EventData) -> Event:
+    """Edit an event of one's own (see the module docstring for which statuses).
+    Raises Forbidden for someone else's event, NotEditable for pending/cancelled."""
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    if not _owned_by(event, actor):
+        raise Forbidden()
+    if event.status not in EDITABLE:
+        raise NotEditable(current=event.get_status_display())
+    _check_times(data)
+    _apply(event, data)
+    event.save()
+    _set_tags(event, data.tags)
+    refresh_search_text(event)
+    if event.status == S.APPROVED:
+        _record(event, actor=actor, from_status=S.APPROVED, to_status=S.APPROVED, note="edited while public")
+        url = reverse("events:review_detail", args=[event.pk])
+        notify(users=admins(), kind="event.edited", url=url, params={"title": event.title},
+               title=_("A published event was edited: %(title)s"),
+               body=_("The publisher changed a public event; please look at it again."))
+    return event
+
+
+def _transition(*, actor: User, event: Event, to_status: str, reason: str = "") -> tuple[Event, str]:
+    event = Event.objects.select_for_update().get(pk=event.pk)
+    current = event.status
+    allowed = TRANSITIONS.get((current, to_status))
+    if allowed is None:
+        raise IllegalTransition(current=event.get_status_display(), target=EventStatus(to_status).label)
+    if actor.role not in allowed or (actor.role == Role.PUBLISHER and not _owned_by(event, actor)):
+        raise Forbidden()
+    event.status = to_status
+    event.review_reason = reason if to_status in (S.APPROVED, S.REJECTED) else event.review_reason
+    now = timezone.now()
+    if to_status == S.PENDING:
+        event.submitted_at = now
+    if to_status in (S.APPROVED, S.REJECTED):
+        event.reviewed_at = now
+    event.save(update_fields=["status", "review_reason", "submitted_at", "reviewed_at", "updated_at"])
+    _record(event, actor=actor, from_status=current, to_status=to_status, reason=reason)
+    return event, current
+
+
+@transaction.atomic
+def event_submit(*, actor: User, event: Event) -> Event:
+    """Send a draft (or a rejected event after edits) for review; admins are notified."""
+    event, _previous = _transition(actor=actor, event=event, to_status=S.PENDING)
+    notify(users=admins(), kind="event.submitted", url=reverse("events:review_detail", args=[event.pk]),
+           params={"title": event.title}, title=_("New event to review: %(title)s"),
+           body=_("A publisher submitted an event for review."))
+    return event
+
+
+@transaction.atomic
+def event_approve(*, actor: User, event: Event, reason: str = "") -> Event:
+    """Publish a pending event (admins). The publisher is notified."""
+    event, _previous = _transition(actor=actor, event=event, to_status=S.APPROVED, reason=reason.strip())
+    notify(users=[event.publisher], kind="event.approved", url=reverse("events:mine"),
+           params={"title": event.title, "reason": reason.strip()}, title=_("Approved: %(title)s"),
+           body=_("Your event is now public.") if not reason.strip() else _("Your event is now public. Reviewer's note: %(reason)s"))
+    return event
+
+
+@transaction.atomic
+def event_reject(*, actor: User, event: Event, reason: str) -> Event:
+    """Send a pending event back to its publisher with a reason (required)."""
+    if not reason.strip():
+        raise ReasonRequired()
+    event, _previous = _transition(actor=actor, event=event, to_status=S.REJECTED, reason=reason.strip())
+    notify(users=[event.publisher], kind="event.rejected", url=reverse("events:edit", args=[event.pk]),
+           params={"title": event.title, "reason": reason.strip()}, title=_("Not approved: %(title)s"),
+           body=_("Reason: %(reason)s. Edit the event and submit it again."))
+    return event
+
+
+@transaction.atomic
+def event_cancel(*, actor: User, event: Event, reason: str = "") -> Event:
+    """Cancel an event (its publisher or an admin); final. The other side is notified."""
+    event, previous = _transition(actor=actor, event=event, to_status=S.CANCELLED, reason=reason.strip())
+    if actor.pk != event.publisher_id:
+        recipients = [event.publisher]
+    else:
+        recipients = admins() if previous in (S.PENDING, S.APPROVED) else []
+    notify(users=recipients, kind="event.cancelled", url=reverse("events:detail", args=[event.pk]),
+           params={"title": event.title, "reason": reason.strip() or "—"}, title=_("Cancelled: %(title)s"),
+           body=_("Reason: %(reason)s"))
+    return event
+
+
+def event_review(*, actor: User, event: Event, approve: bool, reason: str = "") -> Event:
+    """Approve or reject in one call (the review page and PUT /api/events/<id>/approve)."""
+    if approve:
+        return event_approve(actor=actor, event=event, reason=reason)
+    return event_reject(actor=actor, event=event, reason=reason)

@@ -1,0 +1,146 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Role
+from accounts.permissions import role_required
+from events import selectors, services
+from events.forms import CancelForm, EventForm, ReviewForm, SearchForm
+from events.models import Event, EventStatus
+
+PAGE_SIZE = 20
+
+
+def _filters(form: SearchForm) -> dict:
+    c = form.cleaned_data
+    return {
+        "query": c.get("q") or "", "category": c.get("category"), "city": c.get("city") or "",
+        "date_from": c.get("date_from"), "date_to": c.get("date_to"), "price_min": c.get("price_min"),
+        "price_max": c.get("price_max"), "available_only": bool(c.get("available")), "sort": c.get("sort") or "",
+    }
+
+
+@require_GET
+def event_list(request):
+    """Approved events with search, filters, sorting and pages. Roles: anyone."""
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        messages.warning(request, _("Some filters were not understood and were ignored."))
+        form = SearchForm({k: v for k, v in request.GET.items() if k not in form.errors})
+        form.is_valid()
+    filters = _filters(form)
+    events = selectors.event_search(**filters)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    context = {"form": form, "page": page, "query_string": query_string.urlencode(),
+               "categories": selectors.category_roots(), "filters": filters,
+               "capped": bool(filters["query"]) and page.paginator.count >= selectors.SEARCH_RESULT_LIMIT}
+    template = "events/partials/results.html" if request.htmx and not request.htmx.boosted else "events/list.html"
+    return render(request, template, context)
+
+
+@require_GET
+def event_detail(request, pk: int):
+    """An approved event for anyone; any status for its publisher and admins."""
+    event = selectors.event_visible_to(event_id=pk, user=request.user)
+    if event is None:
+        raise Http404
+    return render(request, "events/detail.html", {"event": event, "cancel_form": CancelForm()})
+
+
+@role_required(Role.PUBLISHER)
+@require_GET
+def my_events(request):
+    """The publisher's own events with status and the reviewer's reason. Roles: publisher."""
+    events = selectors.event_list_for_publisher(publisher=request.user)
+    return render(request, "events/mine.html", {"events": events})
+
+
+@role_required(Role.PUBLISHER)
+@require_http_methods(["GET", "POST"])
+def event_create(request):
+    """New event form; saves a draft. Roles: publisher."""
+    form = EventForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        event = services.event_create(publisher=request.user, data=form.event_data())
+        if "submit" in request.POST:
+            services.event_submit(actor=request.user, event=event)
+            messages.success(request, _("Your event was sent for review."))
+        else:
+            messages.success(request, _("Draft saved."))
+        return redirect("events:mine")
+    return render(request, "events/form.html", {"form": form})
+
+
+def _own_event(request, pk: int) -> Event:
+    event = get_object_or_404(Event, pk=pk)
+    if event.publisher_id != request.user.pk:
+        raise Http404  # someone else's drafts are not there, as far as you know
+    return event
+
+
+@role_required(Role.PUBLISHER)
+@require_http_methods(["GET", "POST"])
+def event_edit(request, pk: int):
+    """Edit one of one's events (drafts, rejected, approved). Roles: publisher (owner)."""
+    event = _own_event(request, pk)
+    form = EventForm(request.POST or None, request.FILES or None, instance=event)
+    if request.method == "POST" and form.is_valid():
+        event = services.event_update(actor=request.user, event=event, data=form.event_data())
+        if "submit" in request.POST:
+            services.event_submit(actor=request.user, event=event)
+            messages.success(request, _("Your event was sent for review."))
+        else:
+            messages.success(request, _("Changes saved."))
+        return redirect("events:mine")
+    return render(request, "events/form.html", {"form": form, "event": event})
+
+
+@role_required(Role.PUBLISHER)
+@require_POST
+def event_submit(request, pk: int):
+    """Send for review. Roles: publisher (owner)."""
+    services.event_submit(actor=request.user, event=_own_event(request, pk))
+    messages.success(request, _("Your event was sent for review."))
+    return redirect("events:mine")
+
+
+@role_required(Role.PUBLISHER, Role.ADMIN)
+@require_POST
+def event_cancel(request, pk: int):
+    """Cancel an event. Roles: its publisher, admins."""
+    event = get_object_or_404(Event, pk=pk) if request.user.role == Role.ADMIN else _own_event(request, pk)
+    form = CancelForm(request.POST)
+    form.is_valid()
+    services.event_cancel(actor=request.user, event=event, reason=form.cleaned_data.get("reason", ""))
+    messages.success(request, _("The event was cancelled."))
+    if request.user.role == Role.ADMIN:
+        return redirect("events:review_detail", pk=event.pk)
+    return redirect("events:mine")
+
+
+@role_required(Role.ADMIN)
+@require_GET
+def review_queue(request):
+    """Events waiting for review, oldest first. Roles: admin."""
+    return render(request, "events/review_queue.html", {"events": selectors.review_queue()})
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def review_detail(request, pk: int):
+    """One event with its history; approve or reject with a reason. Roles: admin."""
+    event = get_object_or_404(Event.objects.select_related("category", "publisher"), pk=pk)
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        services.event_review(actor=request.user, event=event, approve=approve, reason=form.cleaned_data["reason"])
+        messages.success(request, _("Approved.") if approve else _("Rejected; the publisher was told why."))
+        return redirect("events:review_queue")
+    history = event.transitions.select_related("actor")
+    return render(request, "events/review_detail.html", {"event": event, "form": form, "history": history,
+                                                         "cancel_form": CancelForm(), "is_pending": event.status == EventStatus.PENDING})
