@@ -62,6 +62,16 @@ def _clean_cache():
     yield
 
 
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process (notification emails) instead of queueing them."""
+    from ticketing.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 # --- live ASGI server ---------------------------------------------------------
 class LiveASGIServer:
     """ticketing.asgi served by uvicorn in a thread of the test process."""

@@ -24,7 +24,6 @@ from events.services import EventData
 from tests.events.factories import ApprovedEventFactory, CategoryFactory
 from tests.factories import UserFactory
 from tests.helpers.aio import run
-from ticketing.celery import app as celery_app
 
 pytestmark = pytest.mark.django_db
 S = EventStatus
@@ -65,14 +64,6 @@ def category():
     shows = CategoryFactory(slug="shows", name_zh="演出", name_en="Shows")
     CategoryFactory(slug="sports", name_zh="体育", name_en="Sports")
     return CategoryFactory(parent=shows, slug="concerts", name_zh="演唱会", name_en="Concerts")
-
-
-@pytest.fixture
-def eager_celery():
-    """Notification emails are sent at once instead of waiting in the broker for a worker."""
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 # --- events in a given state --------------------------------------------------------------

@@ -7,16 +7,8 @@ from django.utils import timezone
 
 from events.models import Category, Event, EventStatus
 from tests.factories import UserFactory
-from ticketing.celery import app as celery_app
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def _eager_celery():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_celery")]
 
 
 def log_in(tab, email):

@@ -9,17 +9,9 @@ from events import services
 from events.models import Category, Event, EventStatus
 from events.services import EventData
 from tests.factories import UserFactory
-from ticketing.celery import app as celery_app
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 S = EventStatus
-
-
-@pytest.fixture(autouse=True)
-def _eager_celery():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
 
 
 @pytest.fixture
