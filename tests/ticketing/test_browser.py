@@ -37,5 +37,5 @@ def test_admin_logs_in_to_the_django_admin(page, screenshot):
 def test_healthz_in_the_browser_reports_the_services(page, screenshot):
     page.goto("/healthz")
     report = json.loads(page.locator("body").inner_text())
-    assert report["database"]["ok"] and report["redis"]["ok"] and report["mongodb"]["ok"]
+    assert report["database"]["ok"] and report["redis"]["ok"] and report["mongodb"]["ok"], report
     screenshot(page, "healthz")

@@ -55,7 +55,7 @@ def test_healthz_reports_every_backing_service(client):
     report = client.get("/healthz").json()
     for name in ("database", "redis", "mongodb", "celery"):
         assert "ok" in report[name]
-    assert report["database"]["ok"] and report["redis"]["ok"] and report["mongodb"]["ok"]
+    assert report["database"]["ok"] and report["redis"]["ok"] and report["mongodb"]["ok"], report
 
 
 def test_healthz_is_503_when_no_worker_is_alive(client, settings):
