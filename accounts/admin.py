@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
-from accounts.models import User
+from accounts.models import Notification, User
 
 
 @admin.register(User)
@@ -26,3 +26,12 @@ class UserAdmin(DjangoUserAdmin):
             obj.refresh_from_db()
         else:
             super().save_model(request, obj, form, change)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("title", "user", "kind", "created_at", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "user__email", "user__username")
+    raw_id_fields = ("user",)
+    date_hierarchy = "created_at"

@@ -15,11 +15,15 @@ at it again. Cancelled events are final.
 from dataclasses import dataclass
 from datetime import datetime
 
+from io import BytesIO
+
 import nh3
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from PIL import Image, ImageOps
 
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
@@ -87,6 +91,21 @@ def _check_times(data: EventData) -> None:
         raise DomainError(_("The event must end after it starts."), code="ends_before_start")
 
 
+COVER_SIZE = (1600, 1200)
+
+
+def _resized_cover(upload) -> ContentFile:
+    """The cover as a JPEG no larger than COVER_SIZE (aspect kept, EXIF rotation
+    applied). The upload was validated (validators.validate_cover) already."""
+    upload.seek(0)
+    with Image.open(upload) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        image.thumbnail(COVER_SIZE, Image.Resampling.LANCZOS)
+        out = BytesIO()
+        image.save(out, format="JPEG", quality=85, optimize=True)
+    return ContentFile(out.getvalue(), name="cover.jpg")
+
+
 def _apply(event: Event, data: EventData) -> None:
     event.title = data.title.strip()
     event.description = sanitize_description(data.description)
@@ -95,7 +114,7 @@ def _apply(event: Event, data: EventData) -> None:
     event.category = data.category
     event.real_name_required = data.real_name_required
     if data.cover is not None:
-        event.cover = data.cover
+        event.cover = _resized_cover(data.cover)
 
 
 def _set_tags(event: Event, names: list[str] | None) -> None:

@@ -187,3 +187,17 @@ def test_a_rolled_back_transition_announces_nothing(publisher, admin, category):
     assert event.status == S.DRAFT
     assert not Notification.objects.filter(kind="event.submitted").exists()
     assert not mail.outbox
+
+
+def test_a_cover_is_stored_as_a_jpeg_no_larger_than_1600_by_1200(publisher, category):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    raw = io.BytesIO()
+    Image.new("RGB", (4000, 2000), (10, 120, 200)).save(raw, format="PNG")
+    upload = SimpleUploadedFile("poster.png", raw.getvalue(), content_type="image/png")
+    event = services.event_create(publisher=publisher, data=data(category, cover=upload))
+    with Image.open(event.cover.path) as stored:
+        assert stored.format == "JPEG" and stored.size == (1600, 800)
