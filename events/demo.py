@@ -98,14 +98,14 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
     categories = seed_categories()
     leaves = [c for c in categories.values() if c.slug in TITLES]
     tags = {}
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    now = timezone.localtime().replace(minute=0, second=0, microsecond=0)  # shows start at local hours
     events, statuses = [], []
     for i in range(count):
         category = rng.choice(leaves)
         city = rng.choice(list(CITIES))
         venue = rng.choice(CITIES[city])
-        start = now + timedelta(days=rng.randint(-10, 180), hours=rng.choice([0, 1, 2, 3]))
-        start = start.replace(hour=rng.choice([11, 14, 19, 19, 20]))
+        start = (now + timedelta(days=rng.randint(-10, 180))).replace(hour=rng.choice([10, 14, 19, 19, 20]),
+                                                                     minute=rng.choice([0, 0, 30]))
         title = rng.choice(TITLES[category.slug]).format(
             artist=rng.choice(ARTISTS), year=start.year, city=city, city_en=CITY_EN[city], venue=venue,
             word=rng.choice(WORDS))
