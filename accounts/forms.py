@@ -2,7 +2,7 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role, User
+from accounts.models import LANGUAGE_CHOICES, Role, User
 
 class SignupForm(AllauthSignupForm):
     """allauth's sign-up with email and mobile both optional, but one required."""
@@ -18,7 +18,7 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["display_name", "avatar", "language"]
-        widgets = {"language": forms.Select(choices=[("", _("Browser default")), ("zh-hans", "简体中文"), ("en", "English")])}
+        widgets = {"language": forms.Select(choices=LANGUAGE_CHOICES)}
 
 
 class RoleForm(forms.Form):

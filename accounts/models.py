@@ -4,6 +4,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
+# The languages a user may prefer; "" follows the browser.
+LANGUAGE_CHOICES = [("", _("Browser default")), ("zh-hans", "简体中文"), ("en", "English")]
+
+
 class Role(models.TextChoices):
     CUSTOMER = "customer", _("Customer")
     PUBLISHER = "publisher", _("Publisher")

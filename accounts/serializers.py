@@ -12,13 +12,8 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import Role, User
+from accounts.models import LANGUAGE_CHOICES, Role, User
 from accounts.phone import normalize_mobile
-
-# Same limit as the profile page; larger uploads are refused before Pillow opens them.
-# The languages a user may pick; "" follows the browser.
-LANGUAGE_CHOICES = [("", _("Browser default")), ("zh-hans", "简体中文"), ("en", "English")]
-
 
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer that is not a field error."""

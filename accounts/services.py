@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from accounts.models import Role, User
+from accounts.models import LANGUAGE_CHOICES, Role, User
 from ticketing.errors import DomainError, Forbidden
 
 AVATAR_SIZE = 256
@@ -118,7 +118,7 @@ def profile_update(*, user: User, display_name: str | None = None, language: str
         user.display_name = display_name.strip()[:64]
         fields.append("display_name")
     if language is not None:
-        if language not in ("", "zh-hans", "en"):
+        if language not in dict(LANGUAGE_CHOICES):
             raise DomainError(_("Unknown language."), code="invalid_language")
         user.language = language
         fields.append("language")

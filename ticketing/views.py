@@ -1,5 +1,6 @@
-from django.http import JsonResponse
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -35,8 +36,4 @@ def error_404(request, exception=None):
 
 def error_500(request):
     # No context processors here: the failing request may be the reason.
-    from django.template import loader
-
-    from django.http import HttpResponseServerError
-
     return HttpResponseServerError(loader.get_template("500.html").render())

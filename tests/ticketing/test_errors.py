@@ -28,7 +28,12 @@ def api_view_raising(request):
     raise DomainError(_("Not found."), code="custom")
 
 
+def broken_view(request):
+    raise RuntimeError("a bug")
+
+
 urlpatterns = [
+    path("broken/", broken_view),
     path("page/", page_view),
     path("api/thing/", api_view_raising),
     *site_urls.urlpatterns,
@@ -62,3 +67,10 @@ def test_without_a_referer_the_error_page_shows_the_message(client):
     response = client.post("/page/", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 409
     assert "Not found." in response.content.decode()
+
+
+def test_an_unexpected_error_gets_the_bilingual_500_page(client):
+    client.raise_request_exception = False
+    response = client.get("/broken/")
+    assert response.status_code == 500
+    assert "服务器开小差了" in response.content.decode() and "Something went wrong" in response.content.decode()
