@@ -226,9 +226,12 @@ def event_visible_to(*, event_id: int, user) -> Event | None:
     """The event if this user may see it: approved ones for anyone (signed in or
     not); any status for its publisher and for admins; otherwise None."""
     event = _with_relations(Event.objects.select_related("publisher")).filter(pk=event_id).first()
-    if event is None or event.status == EventStatus.APPROVED:
-        return event
+    return event if event is not None and may_see(event, user) else None
+
+
+def may_see(event: Event, user) -> bool:
+    """The rule of event_visible_to, for an event already loaded (say, with a session)."""
+    if event.status == EventStatus.APPROVED:
+        return True
     signed_in = getattr(user, "is_authenticated", False)
-    if signed_in and (user.pk == event.publisher_id or getattr(user, "role", "") == Role.ADMIN):
-        return event
-    return None
+    return signed_in and (user.pk == event.publisher_id or getattr(user, "role", "") == Role.ADMIN)

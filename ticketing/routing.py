@@ -4,8 +4,10 @@ from django.urls import path
 
 from accounts.consumers import NotificationConsumer
 from ticketing.consumers import PingConsumer
+from tickets.consumers import SeatMapConsumer
 
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
     path("ws/notifications/", NotificationConsumer.as_asgi()),
+    path("ws/seatmap/<int:session_id>/", SeatMapConsumer.as_asgi()),
 ]

@@ -22,9 +22,10 @@ def database_url_for_children() -> str:
     return f"mysql://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 3306}/{s['NAME']}"
 
 
-def _init_child(database_url: str) -> None:
+def _init_child(database_url: str, env: dict[str, str]) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["DB_CONN_MAX_AGE"] = "0"
+    os.environ.update(env)
     import django
 
     django.setup()
@@ -40,7 +41,8 @@ def _child(fn: Callable, args: tuple, barrier) -> Any:
         db.connections.close_all()
 
 
-def run_in_processes(fn: Callable, args_list: Sequence[tuple], timeout: float = 120) -> list[Any]:
+def run_in_processes(fn: Callable, args_list: Sequence[tuple], timeout: float = 120,
+                     env: dict[str, str] | None = None) -> list[Any]:
     """Call fn(*args) for each args in its own process, all released at once.
 
     Returns the results in order; an exception in a child is re-raised here.
@@ -50,6 +52,6 @@ def run_in_processes(fn: Callable, args_list: Sequence[tuple], timeout: float = 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         barrier = manager.Barrier(len(args_list))
-        with ctx.Pool(len(args_list), initializer=_init_child, initargs=(database_url_for_children(),)) as pool:
+        with ctx.Pool(len(args_list), initializer=_init_child, initargs=(database_url_for_children(), env or {})) as pool:
             pending = [pool.apply_async(_child, (fn, tuple(args), barrier)) for args in args_list]
             return [p.get(timeout=timeout) for p in pending]

@@ -1,0 +1,46 @@
+"""Read-only views of inventory for operators: changes go through tickets.services only."""
+
+from django.contrib import admin
+
+from ticketing.admin import ReadOnlyMixin
+from tickets.models import Hold, HoldItem, Session, Stock, TicketType
+
+
+class ReadOnly(ReadOnlyMixin, admin.ModelAdmin):
+    pass
+
+
+@admin.register(TicketType)
+class TicketTypeAdmin(ReadOnly):
+    list_display = ("name", "event", "base_price", "per_user_limit")
+    search_fields = ("name", "event__title")
+
+
+class StockInline(ReadOnlyMixin, admin.TabularInline):
+    model = Stock
+    fields = ("ticket_type", "total", "available", "held", "sold")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Session)
+class SessionAdmin(ReadOnly):
+    list_display = ("event", "name", "start_time", "seating", "sales_start", "sales_end")
+    list_filter = ("seating",)
+    search_fields = ("event__title", "name")
+    inlines = [StockInline]
+
+
+class HoldItemInline(ReadOnlyMixin, admin.TabularInline):
+    model = HoldItem
+    fields = ("ticket_type", "seat", "quantity", "unit_price")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnly):
+    list_display = ("pk", "user", "session", "status", "expires_at", "created_at")
+    list_filter = ("status",)
+    search_fields = ("user__username", "user__email")
+    inlines = [HoldItemInline]

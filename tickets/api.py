@@ -1,0 +1,237 @@
+"""The JSON API of inventory: publishers build sessions, buyers read stock and hold seats or tickets.
+
+Thin views: serializers for input, tickets.selectors for reads, tickets.services
+for writes; domain errors (sold out, taken, over limit, sales closed …) become
+{detail, code} with a 4xx status in ticketing.errors.api_exception_handler.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import Role
+from accounts.permissions import ANY_ROLE, roles
+from accounts.serializers import ErrorSerializer
+from events.models import Event
+from events.selectors import event_visible_to, may_see
+from ticketing.errors import NotFound
+from tickets import selectors, services
+from tickets.models import SeatMap, Session, TicketType
+from tickets.serializers import (
+    HoldRequestSerializer,
+    HoldSerializer,
+    LockSerializer,
+    SeatMapSerializer,
+    SeatMapStateSerializer,
+    SeatMapWriteSerializer,
+    SessionSerializer,
+    SessionStockSerializer,
+    SessionWriteSerializer,
+    TicketTypeSerializer,
+    TicketTypeWriteSerializer,
+)
+
+log = logging.getLogger(__name__)
+ERRORS = OpenApiResponse(ErrorSerializer)
+HOLD_ERRORS = {400: ERRORS, 404: ERRORS, 409: OpenApiResponse(ErrorSerializer, description="Taken or sold out."),
+               429: ERRORS}
+
+
+class FailOpenThrottle(ScopedRateThrottle):
+    """Per-user (or per-IP) rate limit kept in Redis; with Redis away it lets requests through."""
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # noqa: BLE001 - the database still guards the stock
+            log.warning("rate limit skipped: cache unavailable", exc_info=True)
+            return True
+
+
+def _own_event(user, event_id: int) -> Event:
+    event = Event.objects.filter(pk=event_id, publisher=user).first()
+    if event is None:
+        raise NotFound(_("No such event among yours."))
+    return event
+
+
+def _validated(fn, **kwargs):
+    """Runs a publisher service, turning its ValidationError into a 400 with every message."""
+    try:
+        return fn(**kwargs)
+    except ValidationError as exc:
+        from rest_framework.exceptions import ValidationError as DRFValidationError
+
+        raise DRFValidationError({"non_field_errors": exc.messages}) from exc
+
+
+def _session_for_buyer(session_id: int, user, *, with_map: bool = False) -> Session:
+    """The session with its event (one query; holds don't need the seat map's layout)."""
+    sessions = Session.objects.select_related("event", "seat_map") if with_map else Session.objects.select_related("event")
+    session = sessions.filter(pk=session_id).first()
+    if session is None or not may_see(session.event, user):
+        raise NotFound(_("No such session."))
+    return session
+
+
+class TicketTypeCreateView(APIView):
+    permission_classes = [roles(Role.PUBLISHER)]
+
+    @extend_schema(summary="Add a ticket type to your event", request=TicketTypeWriteSerializer,
+                   responses={201: TicketTypeSerializer, 400: ERRORS, 404: ERRORS}, tags=["tickets"])
+    def post(self, request):
+        data = TicketTypeWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        ticket_type = _validated(
+            services.ticket_type_create, actor=request.user, event=_own_event(request.user, v["event"]),
+            name=v["name"], base_price=v["base_price"], description=v["description"],
+            per_user_limit=v["per_user_limit"], colour=v["colour"], tiers=data.tier_data())
+        return Response(TicketTypeSerializer(ticket_type).data, status=status.HTTP_201_CREATED)
+
+
+class SeatMapCreateView(APIView):
+    permission_classes = [roles(Role.PUBLISHER)]
+
+    @extend_schema(summary="Add a seat map to your event", description="The seats are generated from the layout.",
+                   request=SeatMapWriteSerializer, responses={201: SeatMapSerializer, 400: ERRORS, 404: ERRORS},
+                   tags=["tickets"])
+    def post(self, request):
+        data = SeatMapWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        seat_map = _validated(services.seat_map_create, actor=request.user,
+                              event=_own_event(request.user, v["event"]), name=v["name"], layout=v["layout"])
+        return Response(SeatMapSerializer(seat_map).data, status=status.HTTP_201_CREATED)
+
+
+class SessionCreateView(APIView):
+    permission_classes = [roles(Role.PUBLISHER)]
+
+    @extend_schema(summary="Add a session to your event",
+                   description="Sold by seat (`seat_map`: one of the event's seat maps) or as general admission "
+                   "(`stock`: ticket type id → number of tickets).",
+                   request=SessionWriteSerializer, responses={201: SessionSerializer, 400: ERRORS, 404: ERRORS},
+                   tags=["tickets"])
+    def post(self, request):
+        data = SessionWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        event = _own_event(request.user, v.pop("event"))
+        seat_map_id = v.pop("seat_map")
+        seat_map = SeatMap.objects.filter(pk=seat_map_id, event=event).first() if seat_map_id else None
+        if seat_map_id and seat_map is None:
+            raise NotFound(_("No such seat map for this event."))
+        try:
+            v["stock"] = {int(k): n for k, n in v["stock"].items()}
+        except ValueError as exc:
+            raise NotFound(_("Unknown ticket type for this event.")) from exc
+        session = _validated(services.session_create, actor=request.user, event=event, seat_map=seat_map, **v)
+        return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class StockView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Stock of an event",
+                   description="Per session and ticket type: total, available, held, sold and the price a hold "
+                   "made now would get. Expired holds count as available.",
+                   responses={200: SessionStockSerializer(many=True), 404: ERRORS}, tags=["tickets"])
+    def get(self, request, event_id: int):
+        event = event_visible_to(event_id=event_id, user=request.user)
+        if event is None:
+            raise NotFound()
+        sessions = selectors.event_sessions(event)
+        rows = selectors.stock_rows(sessions)
+        body = [{"session": s, "on_sale": s.sales_open() and event.is_public,
+                 "ticket_types": [r for r in rows if r.session_id == s.pk]} for s in sessions]
+        return Response(SessionStockSerializer(body, many=True).data)
+
+
+class SeatMapStateView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Seat map of a session", description="Every seat with its position and state; the "
+                   "seat-map socket (/ws/seatmap/<id>/) sends the same shape and then every change.",
+                   responses={200: SeatMapStateSerializer, 404: ERRORS}, tags=["tickets"])
+    def get(self, request, session_id: int):
+        return Response(selectors.seatmap_state(_session_for_buyer(session_id, request.user, with_map=True), user=request.user))
+
+
+class LockView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]
+    throttle_classes = [FailOpenThrottle]
+    throttle_scope = "holds"
+
+    @extend_schema(summary="Hold one seat", description="Adds the seat to your live hold for that session (one "
+                   "timer), or starts one.", request=LockSerializer,
+                   responses={201: HoldSerializer, **HOLD_ERRORS}, tags=["tickets"])
+    def put(self, request, seat_id: int):
+        data = LockSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = _session_for_buyer(data.validated_data["session"], request.user)
+        hold = services.hold_create(user=request.user, session=session, seat_ids=[seat_id], join=True)
+        return Response(HoldSerializer(selectors.hold_with_items(hold.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Let go of one seat you hold", request=LockSerializer,
+                   responses={204: None, 404: ERRORS}, tags=["tickets"])
+    def delete(self, request, seat_id: int):
+        data = LockSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = _session_for_buyer(data.validated_data["session"], request.user)
+        services.seat_release(user=request.user, session=session, seat_id=seat_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HoldsView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]
+    throttle_classes = [FailOpenThrottle]
+    throttle_scope = "holds"
+
+    @extend_schema(summary="Your live holds", responses={200: HoldSerializer(many=True)}, tags=["tickets"])
+    def get(self, request):
+        return Response(HoldSerializer(selectors.holds_live(request.user), many=True).data)
+
+    @extend_schema(summary="Hold several seats or GA tickets, all or none", request=HoldRequestSerializer,
+                   responses={201: HoldSerializer, **HOLD_ERRORS}, tags=["tickets"])
+    def post(self, request):
+        data = HoldRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        session = _session_for_buyer(v["session"], request.user)
+        try:
+            quantities = {int(k): n for k, n in v["quantities"].items()}
+        except ValueError as exc:
+            raise services.BadHoldRequest(_("Unknown ticket type for this event.")) from exc
+        hold = services.hold_create(user=request.user, session=session, seat_ids=v["seats"], quantities=quantities)
+        return Response(HoldSerializer(selectors.hold_with_items(hold.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class HoldDetailView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]
+
+    @extend_schema(summary="Let go of a hold", responses={204: None, 404: ERRORS, 409: ERRORS}, tags=["tickets"])
+    def delete(self, request, hold_id: int):
+        services.hold_release(user=request.user, hold_id=hold_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventTicketTypesView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Ticket types of an event, with their price tiers",
+                   responses={200: TicketTypeSerializer(many=True), 404: ERRORS}, tags=["tickets"])
+    def get(self, request, event_id: int):
+        event = event_visible_to(event_id=event_id, user=request.user)
+        if event is None:
+            raise NotFound()
+        types = TicketType.objects.filter(event=event).prefetch_related("tiers")
+        return Response(TicketTypeSerializer(types, many=True).data)
+

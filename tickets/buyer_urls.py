@@ -1,0 +1,12 @@
+"""Buyer pages of the tickets domain."""
+
+from django.urls import path
+
+from tickets import views
+
+urlpatterns = [
+    path("sessions/<int:pk>/", views.session_detail, name="session"),
+    path("sessions/<int:pk>/hold/", views.session_hold, name="hold"),
+    path("sessions/<int:pk>/hold-panel/", views.hold_panel, name="hold_panel"),
+    path("holds/<int:hold_id>/release/", views.hold_release, name="hold_release"),
+]

@@ -1,0 +1,140 @@
+"""Redis in front of the seat rows: turns away most losers of a race before they reach the database.
+
+Only ever an early "no": the database's conditional UPDATE decides every sale.
+A claim is short (CLAIM_MS) until the database has committed the hold, then
+stretched to the hold's expiry; a process that dies between the two leaves a
+claim that lapses within seconds, never a seat that looks taken for long.
+When Redis does not answer, every call returns "don't know", the product goes
+on through the database alone, and a warning says the fast path is degraded
+(once per DEGRADED_LOG_EVERY seconds, and Redis is not retried for RETRY_AFTER).
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+CLAIM_MS = 5000
+SOLD_OUT_MS = 2000
+RETRY_AFTER = 5.0
+DEGRADED_LOG_EVERY = 60.0
+
+_state = {"down_until": 0.0, "logged_at": 0.0}
+
+# All-or-nothing: if any seat key exists, return the taken indexes (1-based); else set them all.
+_CLAIM = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then taken[#taken + 1] = i end
+end
+if #taken > 0 then return taken end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return taken
+"""
+# Stretch or drop only the keys this claim still owns.
+_OWNED = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    if ARGV[2] == '0' then redis.call('DEL', key) else redis.call('PEXPIRE', key, ARGV[2]) end
+    n = n + 1
+  end
+end
+return n
+"""
+
+
+def _redis():
+    if time.monotonic() < _state["down_until"]:
+        return None
+    return get_redis_connection("default")
+
+
+def _degraded(exc: Exception) -> None:
+    now = time.monotonic()
+    _state["down_until"] = now + RETRY_AFTER
+    if now - _state["logged_at"] >= DEGRADED_LOG_EVERY:
+        _state["logged_at"] = now
+        log.warning("inventory fast path degraded, Redis unavailable (%s); the database alone decides", exc)
+
+
+def is_degraded() -> bool:
+    return time.monotonic() < _state["down_until"]
+
+
+def _seat_keys(session_id: int, seat_ids) -> list[str]:
+    return [f"{settings.CACHE_KEY_PREFIX}:seat:{session_id}:{seat_id}" for seat_id in seat_ids]
+
+
+def claim_seats(session_id: int, seat_ids: list[int], token: str) -> list[int] | None:
+    """Seats of `seat_ids` someone else has claimed ([] = all claimed for us now); None if Redis is away."""
+    try:
+        client = _redis()
+        if client is None:
+            return None
+        taken = client.eval(_CLAIM, len(seat_ids), *_seat_keys(session_id, seat_ids), token, CLAIM_MS)
+    except RedisError as exc:
+        _degraded(exc)
+        return None
+    return [seat_ids[i - 1] for i in taken]
+
+
+def confirm_seats(session_id: int, seat_ids: list[int], token: str, ms: int) -> None:
+    _owned(session_id, seat_ids, token, max(ms, 1))
+
+
+def unclaim_seats(session_id: int, seat_ids: list[int], token: str) -> None:
+    _owned(session_id, seat_ids, token, 0)
+
+
+def _owned(session_id, seat_ids, token, ms) -> None:
+    if not seat_ids:
+        return
+    try:
+        client = _redis()
+        if client is not None:
+            client.eval(_OWNED, len(seat_ids), *_seat_keys(session_id, seat_ids), token, ms)
+    except RedisError as exc:
+        _degraded(exc)
+
+
+def forget_seats(session_id: int, seat_ids, ticket_type_ids=()) -> None:
+    """Seats (and GA tickets of these types) returned to sale: drop their claims and sold-out marks."""
+    keys = _seat_keys(session_id, list(seat_ids)) + [_sold_out_key(session_id, t) for t in ticket_type_ids]
+    if not keys:
+        return
+    try:
+        client = _redis()
+        if client is not None:
+            client.delete(*keys)
+    except RedisError as exc:
+        _degraded(exc)
+
+
+def _sold_out_key(session_id: int, ticket_type_id: int) -> str:
+    return f"{settings.CACHE_KEY_PREFIX}:soldout:{session_id}:{ticket_type_id}"
+
+
+def mark_sold_out(session_id: int, ticket_type_id: int) -> None:
+    try:
+        client = _redis()
+        if client is not None:
+            client.set(_sold_out_key(session_id, ticket_type_id), 1, px=SOLD_OUT_MS)
+    except RedisError as exc:
+        _degraded(exc)
+
+
+def known_sold_out(session_id: int, ticket_type_ids) -> bool:
+    """True if any of these was sold out a moment ago (False when unsure)."""
+    try:
+        client = _redis()
+        if client is None:
+            return False
+        return any(client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]))
+    except RedisError as exc:
+        _degraded(exc)
+        return False

@@ -1,0 +1,139 @@
+"""Shapes of the inventory API. Rules (limits, windows, stock) live in tickets.services."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from tickets.models import Hold, PriceTierKind, Seating, Session, TicketType
+from tickets.services import TierData
+
+
+class TierSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=PriceTierKind.choices)
+    label = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    sold_percent = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True, default=None)
+    adjust_percent = serializers.IntegerField(min_value=-90, max_value=500)
+
+
+class TicketTypeWriteSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    name = serializers.CharField(max_length=64)
+    base_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    per_user_limit = serializers.IntegerField(min_value=1, max_value=50, default=6)
+    colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, default="#0d6efd")
+    tiers = TierSerializer(many=True, required=False, default=list)
+
+    def tier_data(self) -> list[TierData]:
+        return [TierData(**tier) for tier in self.validated_data["tiers"]]
+
+
+class TicketTypeSerializer(serializers.ModelSerializer):
+    tiers = TierSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TicketType
+        fields = ["id", "event", "name", "description", "base_price", "per_user_limit", "colour", "tiers"]
+
+
+class SeatMapWriteSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    name = serializers.CharField(max_length=64)
+    layout = serializers.JSONField(help_text=_("Sections, rows, seats per row, aisles, ticket types (tickets.seatmaps)."))
+
+
+class SeatMapSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    event = serializers.IntegerField(source="event_id")
+    name = serializers.CharField()
+    layout = serializers.JSONField()
+    seats = serializers.IntegerField(source="seats.count")
+
+
+class SessionWriteSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    hall = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    start_time = serializers.DateTimeField()
+    end_time = serializers.DateTimeField()
+    sales_start = serializers.DateTimeField()
+    sales_end = serializers.DateTimeField()
+    seat_map = serializers.IntegerField(required=False, allow_null=True, default=None)
+    stock = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=100000), required=False,
+                                  default=dict, help_text=_("General admission: ticket type id → number of tickets."))
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Session
+        fields = ["id", "event", "name", "hall", "start_time", "end_time", "sales_start", "sales_end", "seating",
+                  "seat_map"]
+
+
+class StockSerializer(serializers.Serializer):
+    session = serializers.IntegerField(source="session_id")
+    ticket_type = serializers.IntegerField(source="ticket_type.pk")
+    name = serializers.CharField(source="ticket_type.name")
+    total = serializers.IntegerField()
+    available = serializers.IntegerField()
+    held = serializers.IntegerField()
+    sold = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, help_text=_("What a hold made now would cost."))
+
+
+class SessionStockSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="session.pk")
+    name = serializers.CharField(source="session.name")
+    start_time = serializers.DateTimeField(source="session.start_time")
+    seating = serializers.ChoiceField(source="session.seating", choices=Seating.choices)
+    on_sale = serializers.BooleanField()
+    ticket_types = StockSerializer(many=True)
+
+
+class LockSerializer(serializers.Serializer):
+    session = serializers.IntegerField(help_text=_("The session whose seat to hold or release."))
+
+
+class HoldRequestSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    seats = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=50)
+    quantities = serializers.DictField(child=serializers.IntegerField(), required=False, default=dict,
+                                       help_text=_("General admission: ticket type id → how many."))
+
+
+class HoldItemSerializer(serializers.Serializer):
+    ticket_type = serializers.IntegerField(source="ticket_type_id")
+    ticket_type_name = serializers.CharField(source="ticket_type.name")
+    seat = serializers.IntegerField(source="seat_id", allow_null=True)
+    seat_label = serializers.SerializerMethodField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+    def get_seat_label(self, item) -> str | None:
+        return str(item.seat.label) if item.seat_id else None
+
+
+class HoldSerializer(serializers.ModelSerializer):
+    items = HoldItemSerializer(many=True, read_only=True)
+    total_price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Hold
+        fields = ["id", "session", "status", "expires_at", "items", "total_price"]
+
+
+class SeatMapStateSerializer(serializers.Serializer):
+    """Documented shape of the seat map JSON (built by tickets.selectors.seatmap_state)."""
+
+    session = serializers.IntegerField()
+    seated = serializers.BooleanField()
+    on_sale = serializers.BooleanField()
+    me = serializers.CharField(allow_null=True, help_text=_("Your owner mark: seats with it are yours."))
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    stage = serializers.CharField()
+    sections = serializers.ListField(child=serializers.ListField(), help_text="[name, x, y]")
+    ticket_types = serializers.ListField(child=serializers.DictField())
+    seats = serializers.ListField(
+        child=serializers.ListField(),
+        help_text="[seat id, section, row, number, x, y, ticket type id, free|held|sold, owner mark, held-until epoch]")

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from tickets import services
+
+
+@shared_task(ignore_result=True)
+def sweep_expired_holds() -> int:
+    """Beat, every 30 s: holds past their expiry go back on sale for good (reads already treat them as free)."""
+    return services.holds_expire_due()

@@ -1,0 +1,206 @@
+"""Buyer pages: an event's sessions, a session's seat map or ticket form, and the buyer's hold.
+
+Reads come from tickets.selectors, writes go through tickets.services; domain
+errors (sold out, taken, over limit …) become page messages in
+ticketing.errors.DomainErrorMiddleware. The seat map itself is drawn and kept
+live by static/js/seatmap.js (the JSON API and the seat-map socket).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.permissions import ANY_ROLE, has_role, role_required
+from events.models import Event
+from events.selectors import event_visible_to
+from tickets import selectors, services
+from tickets.models import PriceTierKind, SeatStatus, Session
+from tickets.selectors import StockRow
+
+# --- what the event page and the session page show about a session ------------------
+
+
+@dataclass
+class Offer:
+    """One ticket type of one session: its row of stock and its price tiers in words."""
+
+    row: StockRow
+    tiers: list[tuple[str, bool]] = field(default_factory=list)  # (text, applies now)
+
+    @property
+    def choices(self) -> range:
+        return range(0, self.row.ticket_type.per_user_limit + 1)
+
+
+@dataclass
+class SessionCard:
+    session: Session
+    status: str  # on_sale | sold_out | not_yet | closed
+    status_text: str
+    offers: list[Offer]
+
+    @property
+    def on_sale(self) -> bool:
+        return self.status == "on_sale"
+
+
+def _change(percent: int) -> str:
+    return f"+{percent}%" if percent > 0 else f"\u2212{abs(percent)}%"
+
+
+def tier_text(tier) -> str:
+    """A tier in words: "Early bird −20% until 12-01 20:00", "Price +20% once 80% sold"."""
+    if tier.kind == PriceTierKind.TIME:
+        name = tier.label or (_("Early bird") if tier.adjust_percent < 0 else _("Price"))
+        return _("%(name)s %(change)s until %(until)s") % {
+            "name": name, "change": _change(tier.adjust_percent),
+            "until": date_format(timezone.localtime(tier.until), "m-d H:i")}
+    return _("%(name)s %(change)s once %(percent)s%% sold") % {
+        "name": tier.label or _("Price"), "change": _change(tier.adjust_percent), "percent": tier.sold_percent}
+
+
+def _offer(row: StockRow, now: datetime) -> Offer:
+    active = {t.pk for t in row.tiers}
+    lines = [(tier_text(t), t.pk in active) for t in row.ticket_type.tiers.all()
+             if t.pk in active or t.kind == PriceTierKind.DEMAND or t.until > now]
+    return Offer(row, sorted(lines, key=lambda line: not line[1]))
+
+
+def _status(session: Session, offers: list[Offer], now: datetime) -> tuple[str, str]:
+    if not session.event.is_public or now >= session.sales_end:
+        return "closed", _("Not on sale") if not session.event.is_public else _("Sales closed")
+    if now < session.sales_start:
+        return "not_yet", _("On sale from %(time)s") % {
+            "time": date_format(timezone.localtime(session.sales_start), "Y-m-d H:i")}
+    if offers and all(o.row.available <= 0 for o in offers):
+        return "sold_out", _("Sold out")
+    return "on_sale", _("On sale")
+
+
+def session_cards(event: Event) -> list[SessionCard]:
+    """The event's sessions still to come, each with its sale status, prices, stock and tiers."""
+    now = timezone.now()
+    sessions = [s for s in selectors.event_sessions(event) if s.end_time > now]
+    for session in sessions:
+        session.event = event  # one event for all, already loaded
+    rows = selectors.stock_rows(sessions, now=now) if sessions else []
+    cards = []
+    for session in sessions:
+        offers = [_offer(r, now) for r in rows if r.session_id == session.pk]
+        cards.append(SessionCard(session, *_status(session, offers, now), offers))
+    return cards
+
+
+# --- the session page -------------------------------------------------------------------
+
+
+def _session_or_404(request, pk: int) -> Session:
+    session = Session.objects.select_related("event", "seat_map").filter(pk=pk).first()
+    if session is None or event_visible_to(event_id=session.event_id, user=request.user) is None:
+        raise Http404
+    return session
+
+
+def _hold_context(request, session: Session) -> dict:
+    now = timezone.now()
+    holds = list(selectors.holds_live(request.user, session=session)) if request.user.is_authenticated else []
+    for hold in holds:
+        left = max(int((hold.expires_at - now).total_seconds()), 0)
+        hold.countdown = f"{left // 60:02d}:{left % 60:02d}"
+    return {"session": session, "holds": holds, "holds_total": sum((h.total_price for h in holds), Decimal("0")),
+            "server_now": f"{now.timestamp():.3f}", "login_url": _login_url(session)}
+
+
+def _login_url(session: Session) -> str:
+    return f"{reverse('account_login')}?{urlencode({'next': reverse('tickets:session', args=[session.pk])})}"
+
+
+def _js_strings() -> dict:
+    """What seatmap.js says, translated here so the script carries no language of its own."""
+    return {
+        "seat": _("%(section)s row %(row)s seat %(number)s"),
+        "seat_aria": _("%(seat)s, %(type)s, ¥%(price)s, %(state)s"),
+        "states": {SeatStatus.FREE: str(SeatStatus.FREE.label), SeatStatus.HELD: str(SeatStatus.HELD.label),
+                   SeatStatus.SOLD: str(SeatStatus.SOLD.label), "mine": _("Yours")},
+        "login": _("Log in to choose seats."),
+        "login_link": _("Log in"),
+        "not_on_sale": str(services.SalesClosed.default_message),
+        "unavailable": _("%(seat)s is taken. Please choose another seat."),
+        "failed": _("The request failed; please try again."),
+        "live": _("Live"),
+        "reconnecting": _("Reconnecting…"),
+        "expired": _("expired"),
+        "close": _("Close"),
+        "map": _("Seat map"),
+        "stage": _("Stage"),
+    }
+
+
+@require_GET
+def session_detail(request, pk: int):
+    """A session's live seat map (seated) or ticket form (general admission), and the buyer's hold.
+    Roles: whoever may see the event."""
+    session = _session_or_404(request, pk)
+    state = selectors.seatmap_state(session, user=request.user)
+    now = timezone.now()
+    offers = [_offer(r, now) for r in selectors.session_stock(session, now=now)]
+    status, status_text = _status(session, offers, now)
+    context = {"event": session.event, "state": state, "offers": offers, "status": status,
+               "status_text": status_text, "on_sale": status == "on_sale", "strings": _js_strings(),
+               **_hold_context(request, session)}
+    return render(request, "tickets/session.html", context)
+
+
+@require_GET
+def hold_panel(request, pk: int):
+    """The "Your hold" panel alone, for htmx to refresh after a seat is held or let go. Roles: anyone."""
+    session = _session_or_404(request, pk)
+    return render(request, "tickets/partials/hold_panel.html", _hold_context(request, session))
+
+
+def _quantities(data, session: Session) -> dict[int, int]:
+    quantities = {}
+    for tt_id in session.stocks.values_list("ticket_type_id", flat=True):
+        raw = (data.get(f"qty-{tt_id}") or "0").strip()
+        if not raw.isdigit():
+            raise services.BadHoldRequest(_("Choose how many tickets as a whole number."))
+        quantities[tt_id] = int(raw)
+    return quantities
+
+
+@require_POST
+def session_hold(request, pk: int):
+    """Holds general-admission tickets (one quantity per ticket type), all or none. Roles: any signed-in user."""
+    session = _session_or_404(request, pk)
+    if not has_role(request.user, ANY_ROLE):
+        return redirect_to_login(reverse("tickets:session", args=[session.pk]))
+    hold = services.hold_create(user=request.user, session=session, quantities=_quantities(request.POST, session))
+    if request.htmx:
+        return render(request, "tickets/partials/hold_panel.html", _hold_context(request, session))
+    messages.success(request, _("Your tickets are held until %(time)s.") % {
+        "time": date_format(timezone.localtime(hold.expires_at), "H:i")})
+    return redirect("tickets:session", pk=session.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def hold_release(request, hold_id: int):
+    """Lets go of one of the buyer's own holds; the tickets are back on sale at once. Roles: its buyer."""
+    hold = services.hold_release(user=request.user, hold_id=hold_id)
+    session = Session.objects.select_related("event", "seat_map").get(pk=hold.session_id)
+    if request.htmx:
+        return render(request, "tickets/partials/hold_panel.html", _hold_context(request, session))
+    messages.success(request, _("Released: the tickets are back on sale."))
+    return redirect("tickets:session", pk=session.pk)
+
