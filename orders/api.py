@@ -1,0 +1,280 @@
+"""The JSON API of orders: checkout, payment (points and provider callbacks), refunds, wallets, e-tickets, check-in.
+
+A buyer's own orders, tickets and wallet only: anyone else's answer 404, never
+403, so ids cannot be probed. Domain errors become {detail, code} with a 4xx.
+"""
+
+import json
+import logging
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ParseError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Role, User
+from accounts.permissions import ANY_ROLE, roles
+from accounts.serializers import ErrorSerializer
+from events.models import Event
+from orders import providers, selectors, services
+from orders.serializers import (
+    AttendeesSerializer,
+    CallbackResultSerializer,
+    CallbackSerializer,
+    CheckinSerializer,
+    LedgerEntrySerializer,
+    OrderCreateSerializer,
+    OrderDetailSerializer,
+    OrderSerializer,
+    PaySerializer,
+    RefundRequestSerializer,
+    RefundReviewSerializer,
+    RefundSerializer,
+    ScanResultSerializer,
+    TicketSerializer,
+    WalletAdjustSerializer,
+    WalletSerializer,
+)
+from ticketing.errors import NotFound
+from tickets.api import FailOpenThrottle
+
+log = logging.getLogger(__name__)
+ERRORS = OpenApiResponse(ErrorSerializer)
+BUYER = roles(*ANY_ROLE)
+
+
+class OrderThrottled:
+    throttle_classes = [FailOpenThrottle]
+    throttle_scope = "orders"
+
+
+def _own_order(user, order_id: int):
+    order = selectors.order_of(user, order_id)
+    if order is None:
+        raise NotFound(_("No such order."))
+    return order
+
+
+def _detail(order, code=status.HTTP_200_OK) -> Response:
+    return Response(OrderDetailSerializer(order).data, status=code)
+
+
+class OrderCreateView(OrderThrottled, APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Turn your holds into an order", description="A pending order, due when the first "
+                   "hold lapses. The same holds again return the same order.", request=OrderCreateSerializer,
+                   responses={201: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request):
+        data = OrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_create(user=request.user, hold_ids=data.validated_data["holds"])
+        return _detail(order, status.HTTP_201_CREATED)
+
+
+class OrderPayView(OrderThrottled, APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Pay an order with points", description="Idempotent on `idempotency_key`: a retried "
+                   "or doubled request charges once and returns the same payment.", request=PaySerializer,
+                   responses={200: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, order_id: int):
+        data = PaySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.order_pay(user=request.user, order_id=order_id,
+                           idempotency_key=data.validated_data["idempotency_key"])
+        return _detail(_own_order(request.user, order_id))
+
+
+class OrderRefundView(OrderThrottled, APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Ask for a refund", description="A paid order none of whose tickets is used, before "
+                   "the event starts. An administrator decides.", request=RefundRequestSerializer,
+                   responses={200: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def put(self, request, order_id: int):
+        data = RefundRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.refund_request(user=request.user, order_id=order_id, reason=data.validated_data["reason"])
+        return _detail(_own_order(request.user, order_id))
+
+
+class OrderCancelView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Cancel a pending order", request=None,
+                   responses={200: OrderDetailSerializer, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, order_id: int):
+        services.order_cancel(user=request.user, order_id=order_id)
+        return _detail(_own_order(request.user, order_id))
+
+
+class OrderAttendeesView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Name the attendees of a real-name order", request=AttendeesSerializer,
+                   responses={200: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, order_id: int):
+        data = AttendeesSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = _own_order(request.user, order_id)
+        services.order_set_attendees(user=request.user, order=order, attendees=[
+            (a["hold_item"], a["index"], a["name"], a["id_number"]) for a in data.validated_data["attendees"]])
+        return _detail(order)
+
+
+class OrderListView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Your orders", responses={200: OrderSerializer(many=True)}, tags=["orders"])
+    def get(self, request):
+        return Response(OrderSerializer(selectors.orders_of(request.user)[:200], many=True).data)
+
+
+class OrderDetailView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="One of your orders", responses={200: OrderDetailSerializer, 404: ERRORS},
+                   tags=["orders"])
+    def get(self, request, order_id: int):
+        return _detail(_own_order(request.user, order_id))
+
+
+class EventOrdersView(APIView):
+    permission_classes = [roles(Role.PUBLISHER)]
+
+    @extend_schema(summary="Orders of your event", responses={200: OrderSerializer(many=True), 404: ERRORS},
+                   tags=["orders"])
+    def get(self, request, event_id: int):
+        event = Event.objects.filter(pk=event_id, publisher=request.user).first()
+        if event is None:
+            raise NotFound()
+        return Response(OrderSerializer(selectors.orders_for_publisher(request.user, event=event), many=True).data)
+
+
+class MyTicketsView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Your e-tickets", responses={200: TicketSerializer(many=True)}, tags=["orders"])
+    def get(self, request):
+        return Response(TicketSerializer(selectors.tickets_of(request.user)[:500], many=True).data)
+
+
+class MyTicketView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="One of your e-tickets", responses={200: TicketSerializer, 404: ERRORS}, tags=["orders"])
+    def get(self, request, ticket_id: int):
+        ticket = selectors.ticket_of(request.user, ticket_id)
+        if ticket is None:
+            raise NotFound(_("No such ticket."))
+        return Response(TicketSerializer(ticket).data)
+
+
+class WalletView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Your points wallet and its ledger (latest 200 entries)",
+                   responses={200: WalletSerializer}, tags=["orders"])
+    def get(self, request):
+        wallet = services.wallet_ensure(user=request.user)
+        return Response(WalletSerializer({"balance": wallet.balance,
+                                          "entries": selectors.wallet_entries(wallet)[:200]}).data)
+
+
+class WalletAdjustView(APIView):
+    permission_classes = [roles(Role.ADMIN)]
+
+    @extend_schema(summary="Top up or correct a user's wallet", request=WalletAdjustSerializer,
+                   responses={201: LedgerEntrySerializer, 400: ERRORS, 404: ERRORS}, tags=["orders"])
+    def post(self, request, user_id: int):
+        data = WalletAdjustSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = User.objects.filter(pk=user_id).first()
+        if user is None:
+            raise NotFound()
+        entry = services.wallet_adjust(actor=request.user, user=user, **data.validated_data)
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class RefundQueueView(APIView):
+    permission_classes = [roles(Role.ADMIN)]
+
+    @extend_schema(summary="Refunds waiting for a decision", responses={200: RefundSerializer(many=True)},
+                   tags=["orders"])
+    def get(self, request):
+        return Response(RefundSerializer(selectors.refund_queue(), many=True).data)
+
+
+class RefundReviewView(APIView):
+    permission_classes = [roles(Role.ADMIN)]
+
+    @extend_schema(summary="Approve or reject a refund", request=RefundReviewSerializer,
+                   responses={200: RefundSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def put(self, request, refund_id: int):
+        data = RefundReviewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = services.refund_review(actor=request.user, refund_id=refund_id,
+                                        approve=data.validated_data["decision"] == "approve",
+                                        reason=data.validated_data["reason"])
+        return Response(RefundSerializer(refund).data)
+
+
+class CheckinView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]  # door staff may be customer accounts; the service checks the event
+
+    @extend_schema(summary="Check a ticket in at the door", description="The event's publisher, its named staff "
+                   "and admins. Every scan is recorded; the same nonce returns the same answer.",
+                   request=CheckinSerializer, responses={200: ScanResultSerializer, 403: ERRORS, 404: ERRORS},
+                   tags=["orders"])
+    def post(self, request):
+        data = CheckinSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        event = Event.objects.filter(pk=v["event"]).first()
+        if event is None or not services.can_check_in(request.user, event):
+            raise NotFound(_("No such event among those you check in."))
+        outcome = services.checkin_scan(staff=request.user, event=event, code=v["code"], nonce=v["nonce"])
+        ticket = outcome.ticket
+        return Response(ScanResultSerializer({
+            "result": outcome.scan.result, "admitted": outcome.admitted, "message": outcome.message,
+            "ticket": {"id": ticket.pk, "type": ticket.ticket_type.name,
+                       "seat": str(ticket.seat.label) if ticket.seat_id else None,
+                       "session": ticket.session_id, "attendee_name": ticket.attendee_name,
+                       "attendee_id_masked": ticket.attendee_id_masked} if ticket else None,
+            "checked_in_at": outcome.checkin.at if outcome.checkin else None,
+            "checked_in_by": str(outcome.checkin.by) if outcome.checkin else None,
+        }).data)
+
+
+class PaymentCallbackView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []  # providers sign their requests; no session, no CSRF
+
+    @extend_schema(summary="Payment provider callback", description="JSON {order, amount, transaction_id}, "
+                   "headers X-Timestamp (unix seconds) and X-Signature = hex HMAC-SHA256 of "
+                   "\"<timestamp>.<raw body>\" with the provider's secret. Idempotent on transaction_id.",
+                   request=CallbackSerializer, responses={200: CallbackResultSerializer, 400: ERRORS, 403: ERRORS,
+                                                          404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, provider: str):
+        body = request.body
+        if not providers.verify(provider, body, request.headers.get("X-Timestamp"),
+                                request.headers.get("X-Signature")):
+            log.warning("payment callback refused: bad signature or stale timestamp (provider %r, from %s)",
+                        provider[:32], request.META.get("REMOTE_ADDR"))
+            return Response({"detail": str(_("Bad signature.")), "code": "bad_signature"},
+                            status=status.HTTP_403_FORBIDDEN)
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise ParseError() from exc
+        data = CallbackSerializer(data=payload)
+        data.is_valid(raise_exception=True)
+        payment = services.payment_confirm_external(
+            provider=provider, transaction_id=data.validated_data["transaction_id"],
+            order_number=data.validated_data["order"], amount=data.validated_data["amount"])
+        return Response(CallbackResultSerializer({"order": payment.order.number, "status": payment.order.status,
+                                                  "payment": payment}).data)

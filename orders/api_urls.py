@@ -1,0 +1,24 @@
+"""API routes of the orders domain."""
+
+from django.urls import path
+
+from orders import api
+
+urlpatterns = [
+    path("api/orders", api.OrderListView.as_view(), name="api_orders"),
+    path("api/orders/create", api.OrderCreateView.as_view(), name="api_order_create"),
+    path("api/orders/<int:order_id>", api.OrderDetailView.as_view(), name="api_order"),
+    path("api/orders/pay/<int:order_id>", api.OrderPayView.as_view(), name="api_order_pay"),
+    path("api/orders/refund/<int:order_id>", api.OrderRefundView.as_view(), name="api_order_refund"),
+    path("api/orders/<int:order_id>/cancel", api.OrderCancelView.as_view(), name="api_order_cancel"),
+    path("api/orders/<int:order_id>/attendees", api.OrderAttendeesView.as_view(), name="api_order_attendees"),
+    path("api/orders/event/<int:event_id>", api.EventOrdersView.as_view(), name="api_event_orders"),
+    path("api/etickets", api.MyTicketsView.as_view(), name="api_my_tickets"),
+    path("api/etickets/<int:ticket_id>", api.MyTicketView.as_view(), name="api_my_ticket"),
+    path("api/wallet", api.WalletView.as_view(), name="api_wallet"),
+    path("api/wallets/<int:user_id>/adjust", api.WalletAdjustView.as_view(), name="api_wallet_adjust"),
+    path("api/refunds", api.RefundQueueView.as_view(), name="api_refunds"),
+    path("api/refunds/<int:refund_id>/review", api.RefundReviewView.as_view(), name="api_refund_review"),
+    path("api/checkin", api.CheckinView.as_view(), name="api_checkin"),
+    path("api/payments/callback/<slug:provider>", api.PaymentCallbackView.as_view(), name="api_payment_callback"),
+]

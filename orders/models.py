@@ -1,0 +1,299 @@
+"""Orders, points wallets, payments, e-tickets, check-ins and refunds.
+
+Invariants the database keeps:
+- a wallet's balance is never negative, and it equals the sum of its ledger rows
+  (every balance change writes its row in the same transaction);
+- an order is paid at most once (one succeeded payment per order), an
+  idempotency key or a provider's transaction id is used once;
+- a hold is in at most one order; a seat is in at most one valid ticket per session;
+- a ticket is checked in at most once; an order has at most one open refund.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from events.models import Event
+from tickets.models import Hold, HoldItem, Seat, Session, TicketType
+
+
+class Wallet(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallet")
+    balance = models.DecimalField(_("balance"), max_digits=12, decimal_places=2, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("wallet")
+        verbose_name_plural = _("wallets")
+        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="wallet_balance_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.balance}"
+
+
+class LedgerKind(models.TextChoices):
+    GRANT = "grant", _("Welcome grant")
+    TOPUP = "topup", _("Top-up")
+    ADJUST = "adjust", _("Adjustment")
+    PURCHASE = "purchase", _("Purchase")
+    REFUND = "refund", _("Refund")
+
+
+class LedgerEntry(models.Model):
+    """Append-only: one row per change of a wallet's balance."""
+
+    wallet = models.ForeignKey(Wallet, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=10, choices=LedgerKind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=12, decimal_places=2)
+    order = models.ForeignKey("Order", on_delete=models.PROTECT, null=True, blank=True, related_name="ledger")
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
+    # "purchase:<order>", "refund:<order>", "grant:<wallet>": each may happen once, whatever the
+    # code above does. (A unique column, not a partial index: MariaDB has no partial indexes.)
+    once_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+            models.CheckConstraint(condition=Q(balance_after__gte=0), name="ledger_balance_after_non_negative"),
+            models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    USED = "used", _("Used")
+    REFUND_REQUESTED = "refund_requested", _("Refund requested")
+    REFUNDED = "refunded", _("Refunded")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+def new_order_number() -> str:
+    return timezone.now().strftime("%y%m%d") + secrets.token_hex(4).upper()
+
+
+class Order(models.Model):
+    """What a buyer pays and gets refunded: the holds of one event, at their held prices."""
+
+    number = models.CharField(_("order number"), max_length=20, unique=True, default=new_order_number)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    expires_at = models.DateTimeField(_("pay by"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    holds = models.ManyToManyField(Hold, through="OrderHold", related_name="+")
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"], name="order_user_status"),
+            models.Index(fields=["event", "status"], name="order_event_status"),
+            models.Index(fields=["status", "expires_at"], name="order_status_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def is_payable(self, now=None) -> bool:
+        return self.status == OrderStatus.PENDING and self.expires_at > (now or timezone.now())
+
+    @property
+    def shown_status(self) -> str:
+        """A pending order past its deadline is expired to every reader, before the sweep marks it."""
+        if self.status == OrderStatus.PENDING and self.expires_at <= timezone.now():
+            return OrderStatus.EXPIRED
+        return self.status
+
+    def get_shown_status_display(self) -> str:
+        return str(OrderStatus(self.shown_status).label)
+
+
+class OrderHold(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="order_holds")
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="order_hold")
+
+
+class Attendee(models.Model):
+    """The named person for one ticket of a real-name event, given before payment."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="attendees")
+    hold_item = models.ForeignKey(HoldItem, on_delete=models.PROTECT, related_name="+")
+    index = models.PositiveSmallIntegerField(default=0)  # n-th ticket of a GA quantity
+    name = models.CharField(_("attendee name"), max_length=64)
+    id_number_masked = models.CharField(_("ID number"), max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hold_item", "index"], name="attendee_one_per_ticket")]
+
+
+class PaymentMethod(models.TextChoices):
+    POINTS = "points", _("Points")
+    PROVIDER = "provider", _("External provider")
+
+
+class Payment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    method = models.CharField(_("method"), max_length=10, choices=PaymentMethod.choices)
+    provider = models.CharField(_("provider"), max_length=32, blank=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    transaction_id = models.CharField(_("transaction id"), max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order"], name="payment_one_per_order"),
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="payment_idempotency_key_unique"),
+            models.UniqueConstraint(fields=["provider", "transaction_id"], name="payment_provider_txn_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} {self.amount} {self.method}"
+
+
+class TicketStatus(models.TextChoices):
+    VALID = "valid", _("Valid")
+    USED = "used", _("Used")
+    VOID = "void", _("Void")
+
+
+class Ticket(models.Model):
+    """An e-ticket: one seat or one GA admission, with a signed code for the door."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="tickets")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="tickets")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="tickets")
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.PROTECT, related_name="tickets")
+    seat = models.ForeignKey(Seat, on_delete=models.PROTECT, null=True, blank=True, related_name="tickets")
+    price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
+    status = models.CharField(_("status"), max_length=8, choices=TicketStatus.choices, default=TicketStatus.VALID)
+    code = models.CharField(max_length=200, unique=True)
+    # 1 while the ticket holds its seat, NULL once void: unique (session, seat, seat_claim) lets a seat
+    # be in one live ticket per session (NULLs never collide; MariaDB has no partial indexes).
+    seat_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
+    attendee_name = models.CharField(_("attendee"), max_length=64, blank=True)
+    attendee_id_masked = models.CharField(_("ID number"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("issued"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seat", "seat_claim"], name="ticket_seat_sold_once_per_session"),
+            models.CheckConstraint(condition=Q(status="void", seat_claim__isnull=True) | Q(status__in=["valid", "used"], seat_claim=1),
+                                   name="ticket_seat_claim_matches_status"),
+            models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "status"], name="ticket_user_status")]
+
+    def __str__(self) -> str:
+        return f"{self.event} · {self.seat.label if self.seat else self.ticket_type.name}"
+
+
+class CheckIn(models.Model):
+    """A ticket let in at the door. One per ticket, by the database."""
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.PROTECT, related_name="checkin")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+
+class ScanResult(models.TextChoices):
+    OK = "ok", _("Admitted")
+    ALREADY_USED = "already_used", _("Already used")
+    FORGED = "forged", _("Not a valid code")
+    OTHER_EVENT = "other_event", _("Ticket for another event")
+    VOID = "void", _("Ticket refunded or void")
+    SESSION_OVER = "session_over", _("This ticket's session is over")
+    NOT_ALLOWED = "not_allowed", _("Not staff of this event")
+
+
+class Scan(models.Model):
+    """Every scan at the door, admitted or refused; `nonce` makes a re-sent scan get the same answer."""
+
+    nonce = models.CharField(max_length=64)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="scans")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="scans")
+    code = models.CharField(max_length=255)
+    result = models.CharField(max_length=16, choices=ScanResult.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["by", "nonce"], name="scan_nonce_unique_per_scanner")]
+
+
+class EventStaff(models.Model):
+    """A door-staff account the publisher named for one event."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="staff")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_of")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "user"], name="event_staff_unique")]
+
+
+class RefundStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Refund(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    reason = models.TextField(_("reason"))
+    status = models.CharField(_("status"), max_length=10, choices=RefundStatus.choices,
+                              default=RefundStatus.REQUESTED)
+    review_reason = models.TextField(_("reviewer's reason"), blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                    related_name="+")
+    # 1 while requested or approved, NULL once rejected: one open refund per order (see Ticket.seat_claim).
+    open_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "open_claim"], name="refund_one_open_per_order"),
+            models.CheckConstraint(condition=Q(status="rejected", open_claim__isnull=True)
+                                   | Q(status__in=["requested", "approved"], open_claim=1),
+                                   name="refund_open_claim_matches_status"),
+        ]

@@ -1,0 +1,34 @@
+"""Pages of the orders domain: checkout, orders, e-tickets, wallet, refunds, check-in, exports."""
+
+from django.urls import path
+
+from orders import views
+
+urlpatterns = [
+    # buyers
+    path("orders/", views.order_list, name="mine"),
+    path("orders/checkout/", views.checkout, name="checkout"),
+    path("orders/<int:pk>/", views.order_detail, name="detail"),
+    path("orders/<int:pk>/attendees/", views.order_attendees, name="attendees"),
+    path("orders/<int:pk>/pay/", views.order_pay, name="pay"),
+    path("orders/<int:pk>/cancel/", views.order_cancel, name="cancel"),
+    path("orders/<int:pk>/refund/", views.order_refund, name="refund"),
+    path("payments/sandbox/<str:number>/", views.sandbox_pay, name="sandbox"),
+    path("tickets/mine/", views.ticket_list, name="tickets"),
+    path("tickets/mine/<int:pk>/", views.ticket_detail, name="ticket"),
+    path("tickets/mine/<int:pk>/qr.png", views.ticket_qr, name="ticket_qr"),
+    path("wallet/", views.wallet, name="wallet"),
+    # admins
+    path("manage/users/<int:user_id>/wallet/", views.user_wallet, name="user_wallet"),
+    path("review/refunds/", views.refund_queue, name="refund_queue"),
+    path("review/refunds/<int:pk>/", views.refund_decide, name="refund_decide"),
+    # the door: publishers, their staff, admins
+    path("checkin/", views.checkin_events, name="checkin_events"),
+    path("checkin/<int:pk>/", views.checkin_page, name="checkin"),
+    path("checkin/<int:pk>/counts/", views.checkin_counts, name="checkin_counts"),
+    # publishers
+    path("publisher/events/<int:pk>/staff/", views.staff_list, name="staff"),
+    path("publisher/events/<int:pk>/staff/<int:user_id>/remove/", views.staff_remove, name="staff_remove"),
+    path("publisher/events/<int:pk>/orders/", views.publisher_orders, name="publisher_orders"),
+    path("publisher/events/<int:pk>/orders.csv", views.publisher_orders_csv, name="publisher_orders_csv"),
+]

@@ -1,0 +1,156 @@
+"""Shapes of the orders API. Rules live in orders.services."""
+
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from orders.models import LedgerEntry, Order, Payment, Refund, ScanResult, Ticket
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    holds = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10,
+                                  help_text=_("Ids of your live holds, all for one event."))
+
+
+class PaySerializer(serializers.Serializer):
+    idempotency_key = serializers.CharField(max_length=64, help_text=_(
+        "Any unique string per payment attempt (e.g. a UUID); resending it returns the same payment."))
+
+
+class RefundRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class RefundReviewSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AttendeeSerializer(serializers.Serializer):
+    hold_item = serializers.IntegerField()
+    index = serializers.IntegerField(min_value=0, default=0)
+    name = serializers.CharField(max_length=64)
+    id_number = serializers.CharField(max_length=32)
+
+
+class AttendeesSerializer(serializers.Serializer):
+    attendees = AttendeeSerializer(many=True)
+
+
+class WalletAdjustSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField(max_length=255)
+
+
+class CheckinSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    code = serializers.CharField(max_length=255, trim_whitespace=True)
+    nonce = serializers.CharField(max_length=64, help_text=_("Unique per scan; a re-sent scan gets the same answer."))
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Payment
+        fields = ["id", "order", "amount", "method", "provider", "transaction_id", "created_at"]
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    event_title = serializers.CharField(source="event.title")
+    session_start = serializers.DateTimeField(source="session.start_time")
+    ticket_type_name = serializers.CharField(source="ticket_type.name")
+    seat_label = serializers.SerializerMethodField()
+    checked_in_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "order", "event", "event_title", "session", "session_start", "ticket_type",
+                  "ticket_type_name", "seat", "seat_label", "price", "status", "code", "attendee_name",
+                  "attendee_id_masked", "checked_in_at"]
+
+    def get_seat_label(self, ticket) -> str | None:
+        return str(ticket.seat.label) if ticket.seat_id else None
+
+    def get_checked_in_at(self, ticket) -> datetime | None:
+        checkin = getattr(ticket, "checkin", None) if hasattr(ticket, "checkin") else None
+        return checkin.at if checkin else None
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "order", "order_number", "amount", "reason", "status", "review_reason", "created_at",
+                  "reviewed_at"]
+
+
+class OrderLineSerializer(serializers.Serializer):
+    hold_item = serializers.IntegerField(source="pk")
+    session = serializers.IntegerField(source="hold.session_id")
+    ticket_type = serializers.CharField(source="ticket_type.name")
+    seat = serializers.SerializerMethodField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+    def get_seat(self, item) -> str | None:
+        return str(item.seat.label) if item.seat_id else None
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="shown_status")
+    event_title = serializers.CharField(source="event.title")
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "event", "event_title", "status", "total", "expires_at", "created_at", "paid_at"]
+
+
+class OrderDetailSerializer(OrderSerializer):
+    lines = serializers.SerializerMethodField()
+    tickets = TicketSerializer(many=True, read_only=True)
+    payments = PaymentSerializer(many=True, read_only=True)
+    refunds = RefundSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "lines", "tickets", "payments", "refunds"]
+
+    def get_lines(self, order) -> list[dict]:
+        from orders.selectors import order_lines
+
+        return OrderLineSerializer(order_lines(order), many=True).data
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number", default=None)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "kind", "amount", "balance_after", "order", "order_number", "reason", "created_at"]
+
+
+class WalletSerializer(serializers.Serializer):
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    entries = LedgerEntrySerializer(many=True)
+
+
+class ScanResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=ScanResult.choices)
+    admitted = serializers.BooleanField()
+    message = serializers.CharField()
+    ticket = serializers.DictField(allow_null=True)
+    checked_in_at = serializers.DateTimeField(allow_null=True)
+    checked_in_by = serializers.CharField(allow_null=True)
+
+
+class CallbackSerializer(serializers.Serializer):
+    order = serializers.CharField(max_length=20)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    transaction_id = serializers.CharField(max_length=64)
+
+
+
+class CallbackResultSerializer(serializers.Serializer):
+    order = serializers.CharField(help_text=_("The order number."))
+    status = serializers.CharField()
+    payment = PaymentSerializer()

@@ -1,0 +1,509 @@
+"""Every write to orders, wallets, tickets, check-ins and refunds.
+
+Order states (one service per move; an illegal move raises and changes nothing):
+    pending → paid → used (every ticket checked in)
+    paid → refund_requested → refunded | back to paid (rejected)
+    pending → expired | cancelled
+
+Money: a wallet changes only through `_ledger()`, a conditional UPDATE
+(balance ≥ debit) plus its ledger row in the caller's transaction, so the sum of
+a wallet's ledger is its balance. A purchase, a refund and a welcome grant each
+carry a unique `once_key`: the database refuses a second one.
+
+Payment is idempotent on (buyer, idempotency key): a retried or doubled request,
+even from two processes at the same instant, charges once and returns the same
+Payment. Row locks are taken in one order everywhere: order, wallet, holds/seats.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Min
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+from accounts.notifications import admins, notify
+from events.models import Event
+from orders import codes
+from orders.models import (
+    Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
+    Refund, RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
+)
+from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
+from tickets import services as inventory
+from tickets.models import Hold, HoldItem, HoldStatus
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    default_message = _("Not enough points: this costs %(amount)s and your wallet holds %(balance)s. Nothing was charged.")
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    default_message = _("This order is %(current)s; it cannot become %(target)s.")
+
+
+class OrderExpired(Conflict):
+    code = "order_expired"
+    default_message = _("This order was not paid in time and has expired; its tickets are back on sale.")
+
+
+class AttendeesMissing(DomainError):
+    code = "attendees_missing"
+    default_message = _("This event has real-name tickets: give each ticket's attendee name and ID number first.")
+
+
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+
+
+# --- wallets ------------------------------------------------------------------------
+
+
+def wallet_ensure(*, user: User) -> Wallet:
+    """The user's wallet, created on first use with the demo grant (once, by the database)."""
+    wallet = Wallet.objects.filter(user=user).first()
+    if wallet is not None:
+        return wallet
+    try:
+        with transaction.atomic():
+            wallet = Wallet.objects.create(user=user)
+            if settings.WALLET_DEMO_GRANT > 0:
+                _ledger(wallet.pk, LedgerKind.GRANT, Decimal(settings.WALLET_DEMO_GRANT),
+                        reason="", once_key=f"grant:{wallet.pk}")
+    except IntegrityError:  # another request made it first
+        pass
+    return Wallet.objects.get(user=user)
+
+
+def _ledger(wallet_id: int, kind: str, amount: Decimal, *, order: Order | None = None, reason: str = "",
+            actor: User | None = None, once_key: str | None = None) -> LedgerEntry:
+    """Moves `amount` (negative = debit) and writes its row; InsufficientPoints if the balance would go below 0."""
+    wallets = Wallet.objects.filter(pk=wallet_id)
+    if amount < 0:
+        wallets = wallets.filter(balance__gte=-amount)
+    if not wallets.update(balance=F("balance") + amount, updated_at=timezone.now()):
+        balance = Wallet.objects.filter(pk=wallet_id).values_list("balance", flat=True).get()
+        raise InsufficientPoints(amount=-amount, balance=balance)
+    balance = Wallet.objects.filter(pk=wallet_id).values_list("balance", flat=True).get()  # ours: row is locked
+    return LedgerEntry.objects.create(wallet_id=wallet_id, kind=kind, amount=amount, balance_after=balance,
+                                      order=order, reason=reason, actor=actor, once_key=once_key)
+
+
+def wallet_adjust(*, actor: User, user: User, amount: Decimal, reason: str) -> LedgerEntry:
+    """An admin tops up (amount > 0) or corrects a wallet, with a reason kept in the ledger."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden()
+    if not reason.strip():
+        raise DomainError(_("Give a reason: it is kept in the ledger."), code="reason_required")
+    if amount == 0:
+        raise DomainError(_("The amount cannot be zero."), code="zero_amount")
+    wallet = wallet_ensure(user=user)
+    with transaction.atomic():
+        entry = _ledger(wallet.pk, LedgerKind.TOPUP if amount > 0 else LedgerKind.ADJUST, amount,
+                        reason=reason.strip(), actor=actor)
+        notify(users=[user], kind="wallet", url=reverse("orders:wallet"), params={"amount": amount,
+               "balance": entry.balance_after, "reason": reason.strip()},
+               title=_("Your points changed by %(amount)s"), body=_("Balance %(balance)s. Reason: %(reason)s"),
+               email=False)
+    log.info("wallet %s adjusted by %s by admin %s: %s", wallet.pk, amount, actor.pk, reason)
+    return entry
+
+
+# --- orders -------------------------------------------------------------------------
+
+
+def order_create(*, user: User, hold_ids: list[int]) -> Order:
+    """A pending order from the buyer's live holds of one event, due when the first hold lapses.
+
+    Asking again for the same holds returns the same pending order.
+    """
+    hold_ids = sorted(set(int(h) for h in hold_ids))
+    if not hold_ids:
+        raise DomainError(_("Choose some tickets first."), code="no_holds")
+    now = timezone.now()
+    holds = list(Hold.objects.filter(pk__in=hold_ids, user=user).select_related("session"))
+    if len(holds) != len(hold_ids):
+        raise NotFound(_("No such hold."))
+    existing = Order.objects.filter(order_holds__hold_id__in=hold_ids).distinct()
+    if existing:
+        same = existing.first()
+        if len(existing) == 1 and set(same.order_holds.values_list("hold_id", flat=True)) == set(hold_ids):
+            if same.shown_status in (S.EXPIRED, S.CANCELLED):
+                raise inventory.HoldExpired()  # that order ended, and its holds with it
+            return same
+        raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order")
+    if any(not h.is_live(now) for h in holds):
+        raise inventory.HoldExpired()
+    if len({h.session.event_id for h in holds}) != 1:
+        raise DomainError(_("One order covers one event; check out each event on its own."), code="mixed_events")
+    total = sum((i.unit_price * i.quantity for i in HoldItem.objects.filter(hold_id__in=hold_ids)), Decimal("0"))
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(user=user, event_id=holds[0].session.event_id, total=total,
+                                         expires_at=min(h.expires_at for h in holds))
+            OrderHold.objects.bulk_create(OrderHold(order=order, hold_id=h) for h in hold_ids)
+    except IntegrityError as exc:  # the same holds, ordered at the same instant elsewhere
+        raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order") from exc
+    return order
+
+
+def _hold_ids(order: Order) -> list[int]:
+    return list(order.order_holds.values_list("hold_id", flat=True))
+
+
+def order_set_attendees(*, user: User, order: Order, attendees: list[tuple[int, int, str, str]]) -> Order:
+    """Names each ticket of a pending real-name order: (hold item id, n-th of its quantity, name, ID number).
+
+    The ID number is kept masked (first 3 and last 4 characters).
+    """
+    if order.user_id != user.pk:
+        raise NotFound()
+    if not order.is_payable():
+        raise IllegalTransition(current=order.get_shown_status_display(), target=S.PAID.label)
+    items = {i.pk: i for i in HoldItem.objects.filter(hold_id__in=_hold_ids(order))}
+    rows = []
+    for item_id, index, name, id_number in attendees:
+        item = items.get(item_id)
+        name, id_number = name.strip(), id_number.strip().upper()
+        if item is None or not 0 <= index < item.quantity:
+            raise DomainError(_("This ticket is not in the order."), code="bad_attendee")
+        if not name or len(id_number) < 6:
+            raise DomainError(_("Each attendee needs a name and an ID number."), code="bad_attendee")
+        rows.append(Attendee(order=order, hold_item=item, index=index, name=name[:64],
+                             id_number_masked=mask_id(id_number)))
+    with transaction.atomic():
+        order.attendees.all().delete()
+        Attendee.objects.bulk_create(rows)
+    return order
+
+
+def mask_id(id_number: str) -> str:
+    """"110101199001011234" → "110***********1234"; short numbers keep less, never all of it."""
+    head, tail = (3, 4) if len(id_number) >= 12 else (1, 2)
+    return id_number[:head] + "*" * (len(id_number) - head - tail) + id_number[-tail:]
+
+
+def _tickets_needed(order: Order) -> int:
+    return sum(HoldItem.objects.filter(hold_id__in=_hold_ids(order)).values_list("quantity", flat=True))
+
+
+def order_pay(*, user: User, order_id: int, idempotency_key: str) -> Payment:
+    """Pays a pending order with points, once. Same key again → the same Payment, nothing charged twice.
+
+    Raises NotFound (not the buyer's), OrderExpired, IllegalTransition (paid with
+    another key, cancelled …), InsufficientPoints, AttendeesMissing; each changes nothing.
+    """
+    key = (idempotency_key or "").strip()[:64]
+    if not key:
+        raise DomainError(_("An idempotency key is required."), code="idempotency_key_required")
+    done = Payment.objects.filter(user=user, idempotency_key=key).first()
+    if done is not None:
+        return _same_order(done, order_id)
+    wallet = wallet_ensure(user=user)
+    try:
+        with transaction.atomic():
+            order = _pending_order_to_paid(user, order_id)
+            if order is None:  # lost a race, or a retry of a payment that has just committed
+                done = Payment.objects.filter(user=user, idempotency_key=key).first()
+                if done is not None:
+                    return _same_order(done, order_id)
+                _refuse_payment(user, order_id)
+            payment = Payment.objects.create(order=order, user=user, amount=order.total,
+                                             method=PaymentMethod.POINTS, idempotency_key=key)
+            if order.total > 0:
+                _ledger(wallet.pk, LedgerKind.PURCHASE, -order.total, order=order, once_key=f"purchase:{order.pk}")
+            _fulfil(order)
+    except IntegrityError:  # the same key, paid by a request that committed first
+        done = Payment.objects.filter(user=user, idempotency_key=key).first()
+        if done is None:
+            raise
+        return _same_order(done, order_id)
+    return payment
+
+
+def _same_order(payment: Payment, order_id: int) -> Payment:
+    if payment.order_id != int(order_id):
+        raise Conflict(_("This idempotency key was used for another order."), code="idempotency_key_reused")
+    return payment
+
+
+def _pending_order_to_paid(user: User, order_id: int) -> Order | None:
+    now = timezone.now()
+    if not Order.objects.filter(pk=order_id, user=user, status=S.PENDING, expires_at__gt=now).update(
+            status=S.PAID, paid_at=now):
+        return None
+    order = Order.objects.select_related("event").get(pk=order_id)
+    if order.event.real_name_required and order.attendees.count() != _tickets_needed(order):
+        raise AttendeesMissing()
+    return order
+
+
+def _refuse_payment(user: User, order_id: int):
+    order = Order.objects.filter(pk=order_id, user=user).first()
+    if order is None:
+        raise NotFound(_("No such order."))
+    if order.shown_status == S.EXPIRED:
+        raise OrderExpired()
+    raise IllegalTransition(current=order.get_shown_status_display(), target=S.PAID.label)
+
+
+def _fulfil(order: Order) -> None:
+    """Inside the payment's transaction: holds become sold and each seat/ticket gets an e-ticket."""
+    hold_ids = _hold_ids(order)
+    inventory.holds_consume(user=order.user, hold_ids=hold_ids)
+    attendees = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
+    tickets = []
+    for item in HoldItem.objects.filter(hold_id__in=hold_ids).select_related("hold").order_by("pk"):
+        for index in range(item.quantity):
+            attendee = attendees.get((item.pk, index))
+            tickets.append(Ticket(
+                order=order, user_id=order.user_id, event_id=order.event_id, session_id=item.hold.session_id,
+                ticket_type_id=item.ticket_type_id, seat_id=item.seat_id, price=item.unit_price,
+                code=codes.ticket_code(event_id=order.event_id, session_id=item.hold.session_id),
+                attendee_name=attendee.name if attendee else "",
+                attendee_id_masked=attendee.id_number_masked if attendee else ""))
+    Ticket.objects.bulk_create(tickets)
+    notify(users=[order.user], kind="order_paid", url=reverse("orders:detail", args=[order.pk]),
+           title=_("Order %(number)s is paid: %(count)s e-tickets"),
+           body=_("%(event)s. Show the QR codes at the door; they are on the order page."),
+           params={"number": order.number, "count": len(tickets), "event": order.event.title})
+
+
+def payment_confirm_external(*, provider: str, transaction_id: str, order_number: str, amount: Decimal) -> Payment:
+    """A provider's signed callback says an order was paid outside: idempotent on its transaction id."""
+    done = Payment.objects.filter(provider=provider, transaction_id=transaction_id).first()
+    if done is not None:
+        return done
+    order = Order.objects.filter(number=order_number).first()
+    if order is None:
+        raise NotFound(_("No such order."))
+    if Decimal(amount) != order.total:
+        raise DomainError(_("The amount paid does not match the order."), code="amount_mismatch")
+    try:
+        with transaction.atomic():
+            if _pending_order_to_paid(order.user, order.pk) is None:
+                _refuse_payment(order.user, order.pk)
+            order = Order.objects.get(pk=order.pk)
+            payment = Payment.objects.create(order=order, user=order.user, amount=order.total,
+                                             method=PaymentMethod.PROVIDER, provider=provider,
+                                             transaction_id=transaction_id)
+            _fulfil(order)
+    except IntegrityError:
+        done = Payment.objects.filter(provider=provider, transaction_id=transaction_id).first()
+        if done is None:
+            raise
+        return done
+    return payment
+
+
+def order_cancel(*, user: User, order_id: int) -> Order:
+    """The buyer drops a pending order; its tickets go back on sale at once."""
+    with transaction.atomic():
+        if not Order.objects.filter(pk=order_id, user=user, status=S.PENDING, expires_at__gt=timezone.now()).update(
+                status=S.CANCELLED, closed_at=timezone.now()):
+            order = Order.objects.filter(pk=order_id, user=user).first()
+            if order is None:
+                raise NotFound(_("No such order."))
+            raise IllegalTransition(current=order.get_shown_status_display(), target=S.CANCELLED.label)
+        order = Order.objects.get(pk=order_id)
+        inventory.holds_release(hold_ids=_hold_ids(order))
+    return order
+
+
+def orders_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Pending orders past their deadline become expired and their holds go back on sale (beat, every 30 s)."""
+    now = now or timezone.now()
+    done = 0
+    for order_id in Order.objects.filter(status=S.PENDING, expires_at__lte=now).values_list("pk", flat=True)[:limit]:
+        done += inventory.retry_deadlocks(transaction.atomic(lambda o=order_id: _expire_order(o, now)))
+    return done
+
+
+def _expire_order(order_id: int, now) -> bool:
+    if not Order.objects.filter(pk=order_id, status=S.PENDING, expires_at__lte=now).update(
+            status=S.EXPIRED, closed_at=now):
+        return False
+    inventory.holds_release(hold_ids=_hold_ids(Order.objects.get(pk=order_id)), status=HoldStatus.EXPIRED)
+    return True
+
+
+# --- refunds ------------------------------------------------------------------------
+
+
+def refund_request(*, user: User, order_id: int, reason: str) -> Refund:
+    """The buyer asks for their paid, unused order back before the event starts."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Tell us why you want a refund."), code="reason_required")
+    order = Order.objects.filter(pk=order_id, user=user).first()
+    if order is None:
+        raise NotFound(_("No such order."))
+    first_start = order.tickets.aggregate(t=Min("session__start_time"))["t"]
+    if order.status == S.PAID and first_start is not None and first_start <= timezone.now():
+        raise RefundNotAllowed(_("The event has started; tickets can no longer be refunded."))
+    if order.status == S.PAID and order.tickets.filter(status=TicketStatus.USED).exists():
+        raise RefundNotAllowed(_("A ticket of this order has been used; it can no longer be refunded."))
+    with transaction.atomic():
+        if not Order.objects.filter(pk=order.pk, status=S.PAID).update(status=S.REFUND_REQUESTED):
+            raise IllegalTransition(current=order.get_shown_status_display(), target=S.REFUND_REQUESTED.label)
+        refund = Refund.objects.create(order=order, user=user, amount=order.total, reason=reason[:2000])
+        notify(users=admins(), kind="refund_requested", url=reverse("orders:refund_queue"),
+               title=_("Refund requested for order %(number)s"), body=_("%(event)s: %(reason)s"),
+               params={"number": order.number, "event": order.event.title, "reason": reason[:200]}, email=False)
+    return refund
+
+
+def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "") -> Refund:
+    """An admin approves (points back through the ledger, tickets void, seats and stock on sale again)
+    or rejects (the order is paid again) a requested refund, exactly once."""
+    if actor.role != Role.ADMIN:
+        raise Forbidden()
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise DomainError(_("Give the buyer a reason for the rejection."), code="reason_required")
+    now = timezone.now()
+    with transaction.atomic():
+        refund = Refund.objects.select_related("order__event").filter(pk=refund_id).first()
+        if refund is None:
+            raise NotFound(_("No such refund."))
+        target = RefundStatus.APPROVED if approve else RefundStatus.REJECTED
+        changes = {"status": target, "review_reason": reason, "reviewed_by": actor, "reviewed_at": now}
+        if not approve:
+            changes["open_claim"] = None
+        if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.REQUESTED).update(**changes):
+            raise Conflict(_("This refund has already been decided."), code="refund_decided")
+        order = refund.order
+        if approve and order.tickets.filter(status=TicketStatus.USED).exists():
+            raise RefundNotAllowed(_("A ticket of this order has been used; it can no longer be refunded."))
+        if not Order.objects.filter(pk=order.pk, status=S.REFUND_REQUESTED).update(
+                status=S.REFUNDED if approve else S.PAID, closed_at=now if approve else None):
+            raise IllegalTransition(current=order.get_shown_status_display(), target=S.REFUNDED.label)
+        if approve:
+            if order.payments.filter(method=PaymentMethod.POINTS).exists() and order.total > 0:
+                _ledger(wallet_ensure(user=order.user).pk, LedgerKind.REFUND, order.total, order=order,
+                        reason=reason, actor=actor, once_key=f"refund:{order.pk}")
+            order.tickets.filter(status=TicketStatus.VALID).update(status=TicketStatus.VOID, seat_claim=None)
+            inventory.holds_refund(hold_ids=_hold_ids(order))
+        notify(users=[order.user], kind="refund_" + target, url=reverse("orders:detail", args=[order.pk]),
+               title=_("Refund of order %(number)s approved") if approve else _("Refund of order %(number)s rejected"),
+               body=_("Reason: %(reason)s") if reason else "",
+               params={"number": order.number, "reason": reason})
+    refund.refresh_from_db()
+    return refund
+
+
+# --- check-in -----------------------------------------------------------------------
+
+
+def can_check_in(user: User, event: Event) -> bool:
+    return (user.role == Role.ADMIN or event.publisher_id == user.pk
+            or EventStaff.objects.filter(event=event, user=user).exists())
+
+
+def staff_add(*, actor: User, event: Event, login: str) -> EventStaff:
+    """The publisher names a door-staff account (by username or email) for one event."""
+    if event.publisher_id != actor.pk:
+        raise Forbidden(_("Only the event's publisher names its staff."))
+    login = (login or "").strip()
+    user = User.objects.filter(username=login).first() or User.objects.filter(email__iexact=login).first()
+    if user is None or not user.is_active:
+        raise NotFound(_("No account with that username or email."))
+    staff, _created = EventStaff.objects.get_or_create(event=event, user=user)
+    return staff
+
+
+def staff_remove(*, actor: User, event: Event, user_id: int) -> None:
+    if event.publisher_id != actor.pk:
+        raise Forbidden(_("Only the event's publisher names its staff."))
+    EventStaff.objects.filter(event=event, user_id=user_id).delete()
+
+
+@dataclass
+class ScanOutcome:
+    scan: Scan
+    ticket: Ticket | None
+    checkin: CheckIn | None
+
+    @property
+    def admitted(self) -> bool:
+        return self.scan.result == ScanResult.OK
+
+    @property
+    def message(self) -> str:
+        """What the door staff read, in their language."""
+        result = self.scan.result
+        if result == ScanResult.OK:
+            return str(_("Admitted."))
+        if result == ScanResult.ALREADY_USED and self.checkin:
+            when = timezone.localtime(self.checkin.at).strftime("%Y-%m-%d %H:%M:%S")
+            return str(_("Refused: already used at %(when)s, checked in by %(by)s.")) % {
+                "when": when, "by": self.checkin.by.display_name or self.checkin.by.username}
+        return str(_("Refused: %(reason)s.")) % {"reason": ScanResult(result).label}
+
+
+def checkin_scan(*, staff: User, event: Event, code: str, nonce: str) -> ScanOutcome:
+    """Checks a code in at the door of `event`. A ticket is admitted once (by the database); a second scan,
+    a forged code, another event's ticket or a void one is refused, and every scan is recorded.
+    The same `nonce` from the same scanner gets the same answer again (a re-sent scan)."""
+    if not can_check_in(staff, event):
+        raise Forbidden(_("You are not door staff of this event."))
+    nonce = (nonce or "").strip()[:64]
+    if not nonce:
+        raise DomainError(_("A scan needs a nonce."), code="nonce_required")
+    previous = Scan.objects.filter(by=staff, nonce=nonce).select_related("ticket").first()
+    if previous is not None:
+        return _outcome(previous)
+    claims = codes.verify(code)
+    ticket = None
+    if claims:
+        ticket = (Ticket.objects.filter(code=code.strip())
+                  .select_related("order", "seat", "ticket_type", "session").first())
+    if claims is None or (ticket is None and claims.event_id == event.pk):
+        result = ScanResult.FORGED
+    elif claims.event_id != event.pk:
+        result, ticket = ScanResult.OTHER_EVENT, None
+    elif ticket.status == TicketStatus.VOID:
+        result = ScanResult.VOID
+    elif ticket.session.end_time <= timezone.now():
+        result = ScanResult.SESSION_OVER  # yesterday's ticket does not admit to today's session
+    else:
+        result = _admit(ticket, staff)
+    try:
+        scan = Scan.objects.create(by=staff, nonce=nonce, event=event, ticket=ticket, code=code.strip()[:255],
+                                   result=result)
+    except IntegrityError:  # the same scan re-sent while this one ran
+        return _outcome(Scan.objects.get(by=staff, nonce=nonce))
+    return _outcome(scan)
+
+
+def _admit(ticket: Ticket, staff: User) -> str:
+    try:
+        with transaction.atomic():
+            # The ticket's row lock first: doors scanning one code queue here. Racing straight for the
+            # CheckIn insert deadlocked InnoDB (each waiter's foreign-key check share-locks the ticket
+            # row that the winner must then update).
+            if not Ticket.objects.select_for_update().filter(pk=ticket.pk, status=TicketStatus.VALID).exists():
+                return ScanResult.ALREADY_USED
+            CheckIn.objects.create(ticket=ticket, by=staff)
+            Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.VALID).update(status=TicketStatus.USED)
+            if not ticket.order.tickets.filter(status=TicketStatus.VALID).exists():
+                Order.objects.filter(pk=ticket.order_id, status=S.PAID).update(status=S.USED)
+    except IntegrityError:  # checked in already, maybe this very instant at another door
+        return ScanResult.ALREADY_USED
+    return ScanResult.OK
+
+
+def _outcome(scan: Scan) -> ScanOutcome:
+    checkin = CheckIn.objects.select_related("by").filter(ticket_id=scan.ticket_id).first() if scan.ticket_id else None
+    return ScanOutcome(scan=scan, ticket=scan.ticket, checkin=checkin)

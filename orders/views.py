@@ -1,0 +1,448 @@
+"""Pages of the orders domain: checkout, orders, e-tickets, wallet, refunds, check-in, exports.
+
+Reads come from orders.selectors (plus a few one-line lookups kept here), writes go
+through orders.services; a DomainError a service raises becomes a page message in
+ticketing.errors.DomainErrorMiddleware. Someone else's order, ticket, QR code or
+event is a 404: as far as the caller knows, it is not there.
+"""
+
+import csv
+import io
+import json
+import secrets
+import time
+from decimal import Decimal
+
+import qrcode
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import Role, User
+from accounts.permissions import ANY_ROLE, role_required
+from events.models import Event
+from orders import providers, selectors, services
+from orders.forms import AttendeesForm, RefundRequestForm, RefundReviewForm, ScanForm, StaffAddForm, WalletAdjustForm
+from orders.models import EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, Wallet
+from ticketing.errors import DomainError, Forbidden
+
+PAGE_SIZE = 20
+LEDGER_PAGE_SIZE = 25
+SANDBOX = "sandbox"
+# JSON endpoints of this domain the pages' scripts call (orders.api).
+CHECKIN_API = "/api/checkin"
+SANDBOX_CALLBACK = "/api/payments/callback/sandbox"
+
+
+def _page(request, items, size: int = PAGE_SIZE):
+    return Paginator(items, size).get_page(request.GET.get("page"))
+
+
+def _server_now() -> str:
+    return f"{timezone.now().timestamp():.3f}"
+
+
+# --- checkout and the buyer's orders -----------------------------------------------------
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def checkout(request):
+    """The buyer's holds (`hold`, one or more, of one event) become a pending order. Roles: any signed-in user."""
+    hold_ids = [int(h) for h in request.POST.getlist("hold") if h.strip().isdigit()]
+    order = services.order_create(user=request.user, hold_ids=hold_ids)
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def order_list(request):
+    """The buyer's orders, newest first. Roles: any signed-in user (their own)."""
+    return render(request, "orders/list.html", {"page": _page(request, selectors.orders_of(request.user))})
+
+
+def _own_order(request, pk: int) -> Order:
+    order = selectors.order_of(request.user, pk)
+    if order is None:
+        raise Http404
+    return order
+
+
+def _refundable(order: Order, tickets: list[Ticket]) -> bool:
+    """Whether to offer the refund form (orders.services.refund_request has the final word)."""
+    if order.status != OrderStatus.PAID or any(t.status == TicketStatus.USED for t in tickets):
+        return False
+    starts = [t.session.start_time for t in tickets]
+    return not starts or min(starts) > timezone.now()
+
+
+def _detail_context(request, order: Order, *, attendee_form: AttendeesForm | None = None,
+                    refund_form: RefundRequestForm | None = None) -> dict:
+    lines = selectors.order_lines(order)
+    context = {"order": order, "lines": lines, "server_now": _server_now(), "payable": order.is_payable()}
+    if context["payable"]:
+        wallet = services.wallet_ensure(user=request.user)
+        left = max(int((order.expires_at - timezone.now()).total_seconds()), 0)
+        context.update(wallet=wallet, can_afford=wallet.balance >= order.total,
+                       countdown=f"{left // 60:02d}:{left % 60:02d}",
+                       # One key per rendering of the page: a double click or a resubmitted form charges once.
+                       pay_key=secrets.token_urlsafe(24))
+        if order.event.real_name_required:
+            saved = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
+            context["attendee_form"] = attendee_form or AttendeesForm(lines=lines, saved=saved)
+            context["attendees_missing"] = len(saved) < sum(item.quantity for item in lines)
+    else:
+        tickets = list(order.tickets.select_related("session", "ticket_type", "seat", "checkin__by"))
+        context.update(tickets=tickets, payments=list(order.payments.all()),
+                       refunds=list(order.refunds.select_related("reviewed_by")))
+        if _refundable(order, tickets):
+            context["refund_form"] = refund_form or RefundRequestForm()
+    return context
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def order_detail(request, pk: int):
+    """One order: lines, total, status; paying (points or the sandbox provider), attendees of real-name
+    events, cancelling; once paid its e-tickets, payments, refunds. Roles: its buyer (404 for anyone else)."""
+    order = _own_order(request, pk)
+    return render(request, "orders/detail.html", _detail_context(request, order))
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def order_attendees(request, pk: int):
+    """Names every ticket of a pending real-name order. Roles: its buyer."""
+    order = _own_order(request, pk)
+    lines = selectors.order_lines(order)
+    saved = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
+    form = AttendeesForm(request.POST, lines=lines, saved=saved)
+    if not form.is_valid():
+        return render(request, "orders/detail.html", _detail_context(request, order, attendee_form=form))
+    services.order_set_attendees(user=request.user, order=order, attendees=form.attendees())
+    messages.success(request, _("Attendees saved."))
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def order_pay(request, pk: int):
+    """Pays with points, once per idempotency key (the page renders a fresh key). Roles: its buyer."""
+    order = _own_order(request, pk)
+    services.order_pay(user=request.user, order_id=order.pk, idempotency_key=request.POST.get("idempotency_key", ""))
+    messages.success(request, _("Paid. Your e-tickets are below: show their QR codes at the door."))
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def order_cancel(request, pk: int):
+    """Drops a pending order; its tickets go back on sale. Roles: its buyer."""
+    order = _own_order(request, pk)
+    services.order_cancel(user=request.user, order_id=order.pk)
+    messages.success(request, _("The order was cancelled and its tickets are back on sale."))
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def order_refund(request, pk: int):
+    """Asks for a paid order's money back, with a reason. Roles: its buyer."""
+    order = _own_order(request, pk)
+    form = RefundRequestForm(request.POST)
+    if not form.is_valid():
+        return render(request, "orders/detail.html", _detail_context(request, order, refund_form=form))
+    services.refund_request(user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"])
+    messages.success(request, _("Your refund request was sent; an administrator will review it."))
+    return redirect("orders:detail", pk=order.pk)
+
+
+# --- the sandbox payment provider ----------------------------------------------------------
+
+
+@role_required(*ANY_ROLE)
+@require_http_methods(["GET", "POST"])
+def sandbox_pay(request, number: str):
+    """Plays an external payment provider for one order: shows the amount and confirms it with a signed
+    callback, as a real provider would. Roles: the order's buyer (404 for anyone else)."""
+    order = Order.objects.filter(number=number, user=request.user).select_related("event").first()
+    if order is None:
+        raise Http404
+    if request.method == "POST":
+        # Without JavaScript the browser cannot send the provider's X-Timestamp/X-Signature headers to
+        # /api/payments/callback/sandbox, so this view plays the callback itself, with no HTTP hop:
+        # the same signature check (orders.providers.verify), then the same service.
+        body = request.POST.get("body", "").encode()
+        if not providers.verify(SANDBOX, body, request.POST.get("timestamp"), request.POST.get("signature")):
+            raise DomainError(_("This confirmation is not signed correctly or is too old; open the payment page "
+                                "again."), code="bad_signature")
+        data = json.loads(body)  # signed by us a moment ago, so well-formed
+        if data.get("order") != order.number:
+            raise DomainError(_("This confirmation is for another order."), code="wrong_order")
+        services.payment_confirm_external(provider=SANDBOX, transaction_id=str(data.get("transaction_id", "")),
+                                          order_number=order.number, amount=Decimal(str(data.get("amount"))))
+        messages.success(request, _("Paid with the sandbox provider. Your e-tickets are below."))
+        return redirect("orders:detail", pk=order.pk)
+    body = json.dumps({"order": order.number, "amount": str(order.total),
+                       "transaction_id": "SBX-" + secrets.token_hex(10)}, separators=(",", ":"))
+    timestamp = int(time.time())
+    return render(request, "orders/sandbox.html", {
+        "order": order, "payable": order.is_payable(), "body": body, "timestamp": timestamp,
+        "signature": providers.sign(SANDBOX, body.encode(), timestamp), "callback_url": SANDBOX_CALLBACK,
+        "strings": {"failed": _("The provider could not confirm the payment: %(reason)s"),
+                    "network": _("The request failed; please try again."), "paying": _("Confirming…")}})
+
+
+# --- e-tickets ---------------------------------------------------------------------------
+
+
+def _own_ticket(request, pk: int) -> Ticket:
+    ticket = selectors.ticket_of(request.user, pk)
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def ticket_list(request):
+    """The buyer's e-tickets, latest session first. Roles: any signed-in user (their own)."""
+    return render(request, "orders/tickets.html", {"page": _page(request, selectors.tickets_of(request.user))})
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def ticket_detail(request, pk: int):
+    """One e-ticket with its big QR code. Roles: its buyer (404 for anyone else)."""
+    ticket = _own_ticket(request, pk)
+    checkin = getattr(ticket, "checkin", None) if ticket.status == TicketStatus.USED else None
+    return render(request, "orders/ticket.html", {"ticket": ticket, "checkin": checkin})
+
+
+def qr_png(text: str) -> bytes:
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
+    qr.add_data(text)
+    qr.make(fit=True)
+    out = io.BytesIO()
+    qr.make_image(fill_color="black", back_color="white").save(out, format="PNG")
+    return out.getvalue()
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def ticket_qr(request, pk: int):
+    """The ticket's code as a QR PNG (`?download=1` to save it). Roles: its buyer (404 for anyone else)."""
+    ticket = _own_ticket(request, pk)
+    response = HttpResponse(qr_png(ticket.code), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"  # never from a shared browser's cache to the next user
+    if request.GET.get("download"):
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"ticket-{ticket.order.number}-{ticket.pk}.png")
+    return response
+
+
+# --- wallets -----------------------------------------------------------------------------
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def wallet(request):
+    """The user's points balance and every ledger entry. Roles: any signed-in user (their own)."""
+    own = services.wallet_ensure(user=request.user)
+    page = _page(request, selectors.wallet_entries(own), LEDGER_PAGE_SIZE)
+    return render(request, "orders/wallet.html", {"wallet": own, "page": page})
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def user_wallet(request, user_id: int):
+    """A user's wallet, and adjusting it with a reason kept in the ledger. Roles: admin."""
+    target = get_object_or_404(User, pk=user_id)
+    form = WalletAdjustForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        entry = services.wallet_adjust(actor=request.user, user=target, amount=form.cleaned_data["amount"],
+                                       reason=form.cleaned_data["reason"])
+        messages.success(request, _("Done: %(user)s now has %(balance)s points.") % {
+            "user": target, "balance": entry.balance_after})
+        return redirect("orders:user_wallet", user_id=target.pk)
+    existing = Wallet.objects.filter(user=target).first()  # looking does not create it (nor its grant)
+    page = _page(request, selectors.wallet_entries(existing), LEDGER_PAGE_SIZE) if existing else None
+    return render(request, "orders/user_wallet.html", {"target": target, "wallet": existing, "page": page,
+                                                       "form": form})
+
+
+# --- refunds -----------------------------------------------------------------------------
+
+
+@role_required(Role.ADMIN)
+@require_GET
+def refund_queue(request):
+    """Requested refunds, oldest first, to approve or reject. Roles: admin."""
+    return render(request, "orders/refund_queue.html", {"page": _page(request, selectors.refund_queue())})
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def refund_decide(request, pk: int):
+    """Approve (points back, tickets void, stock on sale) or reject (with a reason) one refund. Roles: admin."""
+    form = RefundReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to approve or to reject."))
+        return redirect("orders:refund_queue")
+    approve = form.cleaned_data["decision"] == "approve"
+    refund = services.refund_review(actor=request.user, refund_id=pk, approve=approve,
+                                    reason=form.cleaned_data["reason"])
+    if approve and refund.order.payments.filter(method=PaymentMethod.POINTS).exists():
+        messages.success(request, _("Refund of order %(number)s approved; %(amount)s points went back.") % {
+            "number": refund.order.number, "amount": refund.amount})
+    elif approve:
+        messages.success(request, _("Refund of order %(number)s approved") % {"number": refund.order.number})
+    else:
+        messages.success(request, _("Refund of order %(number)s rejected; the buyer was told why.") % {
+            "number": refund.order.number})
+    return redirect("orders:refund_queue")
+
+
+# --- check-in ----------------------------------------------------------------------------
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def checkin_events(request):
+    """Events the user may check tickets in for: their own, those they staff, all for admins.
+    Roles: any signed-in user (a customer named door staff included); the list is empty for others."""
+    return render(request, "orders/checkin_events.html", {"events": selectors.events_for_checkin(request.user)})
+
+
+def _checkin_event(request, pk: int) -> Event:
+    event = get_object_or_404(Event, pk=pk)
+    if not services.can_check_in(request.user, event):
+        raise Forbidden(_("You are not door staff of this event."))
+    return event
+
+
+def _scan_strings(event: Event) -> dict:
+    """What checkin.js says, translated here so the script carries no language of its own."""
+    return {
+        "labels": {value: str(label) for value, label in ScanResult.choices},
+        "sessions": {session.pk: str(session) for session in event.sessions.all()},
+        "start": _("Start camera"), "stop": _("Stop camera"), "checking": _("Checking…"),
+        "retrying": _("No connection; trying again…"), "retry": _("Try again"),
+        "offline": _("The scan did not reach the server. Check the connection and try again."),
+        "no_camera": _("This browser cannot open the camera here (it needs HTTPS or 127.0.0.1); type the code "
+                       "instead."),
+        "camera_denied": _("The camera could not be opened: %(reason)s"),
+        "failed": _("The request failed; please try again."),
+    }
+
+
+@role_required(*ANY_ROLE)
+@require_http_methods(["GET", "POST"])
+def checkin_page(request, pk: int):
+    """The door: camera scanning (static/js/checkin.js, through /api/checkin) and a manual code form that
+    works without JavaScript. Roles: the event's publisher, its named staff, admins (403 for others)."""
+    event = _checkin_event(request, pk)
+    outcome = None
+    form = ScanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        # The nonce was rendered with the form: the same form sent twice gets the same answer.
+        outcome = services.checkin_scan(staff=request.user, event=event, code=form.cleaned_data["code"],
+                                        nonce=form.cleaned_data["nonce"])
+    if request.method == "GET" or outcome is not None:
+        form = ScanForm(initial={"nonce": secrets.token_hex(16)})
+    return render(request, "orders/checkin.html", {
+        "event": event, "form": form, "outcome": outcome, "counts": selectors.checkin_counts(event),
+        "api_url": CHECKIN_API, "strings": _scan_strings(event), "is_publisher": event.publisher_id == request.user.pk})
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def checkin_counts(request, pk: int):
+    """Checked in / total per session, for htmx to poll. Roles: as the check-in page."""
+    event = _checkin_event(request, pk)
+    return render(request, "orders/partials/checkin_counts.html", {"event": event,
+                                                                   "counts": selectors.checkin_counts(event)})
+
+
+# --- publishers: door staff and orders ---------------------------------------------------
+
+
+def _own_event(request, pk: int) -> Event:
+    event = get_object_or_404(Event, pk=pk)
+    if event.publisher_id != request.user.pk:
+        raise Http404  # another publisher's event is not there, as far as you know
+    return event
+
+
+@role_required(Role.PUBLISHER)
+@require_http_methods(["GET", "POST"])
+def staff_list(request, pk: int):
+    """The event's door staff: add by username or email, remove. Roles: the event's publisher."""
+    event = _own_event(request, pk)
+    form = StaffAddForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        staff = services.staff_add(actor=request.user, event=event, login=form.cleaned_data["login"])
+        messages.success(request, _("%(user)s can now check tickets in for this event.") % {"user": staff.user})
+        return redirect("orders:staff", pk=event.pk)
+    staff = EventStaff.objects.filter(event=event).select_related("user").order_by("added_at", "pk")
+    return render(request, "orders/staff.html", {"event": event, "staff": staff, "form": form})
+
+
+@role_required(Role.PUBLISHER)
+@require_POST
+def staff_remove(request, pk: int, user_id: int):
+    """Takes one account off the event's door staff. Roles: the event's publisher."""
+    event = _own_event(request, pk)
+    services.staff_remove(actor=request.user, event=event, user_id=user_id)
+    messages.success(request, _("Removed from the door staff."))
+    return redirect("orders:staff", pk=event.pk)
+
+
+@role_required(Role.PUBLISHER)
+@require_GET
+def publisher_orders(request, pk: int):
+    """The event's sold orders with buyer, tickets, total, status. Roles: the event's publisher."""
+    event = _own_event(request, pk)
+    page = _page(request, selectors.orders_for_publisher(request.user, event=event))
+    return render(request, "orders/publisher_orders.html", {"event": event, "page": page})
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (buyers choose their names)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+@role_required(Role.PUBLISHER)
+@require_GET
+def publisher_orders_csv(request, pk: int):
+    """The event's sold tickets, one row each, as CSV (UTF-8 with BOM so Excel reads Chinese). Roles: its publisher."""
+    event = _own_event(request, pk)
+    orders = selectors.orders_for_publisher(request.user, event=event).prefetch_related("tickets__checkin")
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([_("Order number"), _("Order status"), _("Buyer"), _("Email"), _("Paid at"), _("Session"),
+                     _("Ticket type"), _("Seat"), _("Price"), _("Attendee"), _("ID number"), _("Ticket status"),
+                     _("Checked in at")])
+    for order in orders:
+        for ticket in order.tickets.all():
+            checkin = getattr(ticket, "checkin", None)
+            writer.writerow([order.number, order.get_shown_status_display(), _cell(order.user.username),
+                             _cell(order.user.email or ""), _when(order.paid_at), _cell(ticket.session),
+                             _cell(ticket.ticket_type.name), _cell(ticket.seat.label if ticket.seat_id else ""),
+                             ticket.price, _cell(ticket.attendee_name), _cell(ticket.attendee_id_masked),
+                             ticket.get_status_display(), _when(checkin.at if checkin else None)])
+    response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True,
+                                                                 filename=f"orders-event-{event.pk}.csv")
+    return response
