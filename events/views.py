@@ -49,7 +49,10 @@ def event_detail(request, pk: int):
     event = selectors.event_visible_to(event_id=pk, user=request.user)
     if event is None:
         raise Http404
-    return render(request, "events/detail.html", {"event": event, "cancel_form": CancelForm()})
+    from tickets.views import session_cards  # the tickets domain draws its own section of this page
+
+    return render(request, "events/detail.html", {"event": event, "cancel_form": CancelForm(),
+                                                  "session_cards": session_cards(event)})
 
 
 @role_required(Role.PUBLISHER)

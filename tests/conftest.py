@@ -55,10 +55,29 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Code called outside a request (services, tasks) speaks English in tests, whatever an earlier
+    request left active in this thread; requests still choose their own language."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
+    from django.conf import settings
     from django.core.cache import cache
+    from django_redis import get_redis_connection
 
     cache.delete_pattern("*")  # only keys under this run's KEY_PREFIX
+    # The inventory fast path's own keys (tickets.fastpath), also under the prefix.
+    client = get_redis_connection("default")
+    keys = list(client.scan_iter(f"{settings.CACHE_KEY_PREFIX}:seat:*", count=1000))
+    keys += list(client.scan_iter(f"{settings.CACHE_KEY_PREFIX}:soldout:*", count=1000))
+    if keys:
+        client.delete(*keys)
     yield
 
 

@@ -81,10 +81,17 @@ CACHES = {
     }
 }
 
+# channels_redis waits up to 5 s in BZPOPMIN for the next message; redis-py 8's default read timeout
+# is also 5 s, so an idle consumer's socket timed out and was rebuilt every few seconds (messages
+# sent meanwhile arrived late: bench/seatmap_fanout.py). The read timeout must outlast the wait.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [env("CHANNEL_LAYER_URL", default=REDIS_URL)], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+        "CONFIG": {
+            "hosts": [{"address": env("CHANNEL_LAYER_URL", default=REDIS_URL), "socket_timeout": 15,
+                       "socket_connect_timeout": 2}],
+            "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+        },
     }
 }
 
@@ -100,11 +107,27 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "ticketing.tasks.beat_heartbeat", "schedule": 15.0},
+    "holds-sweep": {"task": "tickets.tasks.sweep_expired_holds", "schedule": 30.0},
+    "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
 }
 # Seconds after which /healthz calls a silent worker or beat down.
 CELERY_HEARTBEAT_STALE_AFTER = 60
 
 MONGODB_DB_ALIAS = "default"
+
+# --- Inventory ----------------------------------------------------------------
+HOLD_MINUTES = env.int("HOLD_MINUTES", default=10)
+# Live holds one buyer may have at once (each may carry several seats/tickets).
+HOLD_MAX_ACTIVE = env.int("HOLD_MAX_ACTIVE", default=4)
+
+# --- Orders -------------------------------------------------------------------
+# Points every new wallet starts with (a demo grant; 0 for none).
+WALLET_DEMO_GRANT = env.int("WALLET_DEMO_GRANT", default=5000)
+# Ed25519 seed (32 bytes, base64) signing ticket codes; derived from SECRET_KEY when empty.
+TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default="")
+# External payment providers: name → HMAC secret for their callbacks. "sandbox" plays one.
+PAYMENT_PROVIDER_SECRETS = {"sandbox": env("SANDBOX_PAYMENT_SECRET", default="sandbox-" + SECRET_KEY[:16])}
+PAYMENT_CALLBACK_MAX_AGE = 300  # seconds a signed callback stays acceptable
 
 # --- Django -------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -283,6 +306,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "ticketing.errors.api_exception_handler",
+    # Per user (per IP when anonymous), kept in Redis (tickets.api.FailOpenThrottle).
+    "DEFAULT_THROTTLE_RATES": {
+        "holds": env("THROTTLE_HOLDS", default="60/min"),
+        "orders": env("THROTTLE_ORDERS", default="30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ticketing API",

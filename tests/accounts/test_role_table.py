@@ -4,6 +4,7 @@ Add a row with every new endpoint; `test_every_api_endpoint_has_a_row` fails unt
 Forbidden callers get 403 (the API answers anonymous callers 401; pages send them to login).
 """
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,6 +23,12 @@ from accounts.serializers import RoleRefreshToken
 from events.models import Event, EventStatus
 from tests.events.factories import CategoryFactory, EventFactory
 from tests.factories import UserFactory
+from tests.tickets.factories import ga_session, seat_ids, seated_session, ticket_types
+from orders.models import EventStaff
+from orders.services import refund_request
+from tests.orders.flows import paid_order, pending_order
+from tickets.models import Session
+from tickets.services import hold_create
 
 ANONYMOUS = "anonymous"
 LOGGED_IN = ANY_ROLE
@@ -42,6 +49,7 @@ class Context:
     caller: User | None  # None when anonymous
     target: User  # another user, for endpoints that take one
     event: Event | None = None  # for rows on "{event}": the calling publisher's own, else another publisher's
+    extra: dict = field(default_factory=dict)  # what a row's `setup` made, for its url and data
 
     def refresh_token(self) -> str:
         return str(RoleRefreshToken.for_user(self.caller or self.target))
@@ -56,20 +64,84 @@ class Row:
     data: dict | Callable[[Context], dict] | None = field(default=None)
     page: bool = False  # an HTML page rather than the JSON API
     event_status: str | None = None  # the status of "{event}", one in which the allowed callers succeed
+    setup: Callable[[Context], dict] | None = None  # makes what the url names besides {target}/{event}
 
     def __str__(self) -> str:
         return f"{self.method} {self.url}"
 
     def path(self, ctx: Context | None = None) -> str:
         if ctx is None:  # any ids will do to resolve the route
-            return self.url.format(target=1, event=1)
-        return self.url.format(target=ctx.target.pk, event=ctx.event.pk if ctx.event else 0)
+            return self.url.format_map(defaultdict(lambda: 1))
+        return self.url.format(target=ctx.target.pk, event=ctx.event.pk if ctx.event else 0, **ctx.extra)
 
 
 def new_event(ctx: Context) -> dict:
     start = timezone.now() + timedelta(days=30)
     return {"title": "Table", "start_time": start.isoformat(), "end_time": (start + timedelta(hours=2)).isoformat(),
             "venue": "Hall", "city": "Shanghai", "category": CategoryFactory().pk}
+
+
+def _ticket_type(ctx: Context) -> dict:
+    return {"tt": ticket_types(ctx.event, {"Table": 10})["Table"].pk}
+
+
+def _seated(ctx: Context) -> dict:
+    session, _types = seated_session()
+    return {"session": session.pk, "seat": seat_ids(session)[0]}
+
+
+def _ga(ctx: Context) -> dict:
+    session, types = ga_session()
+    return {"session": session.pk, "tt": types["Standard"].pk}
+
+
+def _held_seat(ctx: Context) -> dict:
+    extra = _seated(ctx)
+    if ctx.caller:
+        session = Session.objects.select_related("event").get(pk=extra["session"])
+        extra["hold"] = hold_create(user=ctx.caller, session=session, seat_ids=[extra["seat"]]).pk
+    else:
+        extra["hold"] = hold_create(user=ctx.target, session=Session.objects.select_related("event").get(
+            pk=extra["session"]), seat_ids=[extra["seat"]]).pk
+    return extra
+
+
+def _buyer(ctx: Context):
+    return ctx.caller or ctx.target
+
+
+def _own_hold(ctx: Context) -> dict:
+    session, types = ga_session()
+    return {"hold": hold_create(user=_buyer(ctx), session=session, quantities={types["Standard"].pk: 1}).pk}
+
+
+def _own_pending(ctx: Context) -> dict:
+    return {"order": pending_order(_buyer(ctx)).pk}
+
+
+def _own_paid(ctx: Context) -> dict:
+    order = paid_order(_buyer(ctx), seats=1)
+    return {"order": order.pk, "ticket": order.tickets.get().pk, "event_id": order.event_id,
+            "code": order.tickets.get().code}
+
+
+def _refund(ctx: Context) -> dict:
+    order = paid_order(ctx.target, seats=1)
+    return {"refund": refund_request(user=ctx.target, order_id=order.pk, reason="Table").pk}
+
+
+def _door(ctx: Context) -> dict:
+    extra = _own_paid(ctx)
+    if ctx.caller:
+        EventStaff.objects.create(event_id=extra["event_id"], user=ctx.caller)
+    return extra
+
+
+def new_session(ctx: Context) -> dict:
+    start = ctx.event.start_time
+    return {"event": ctx.event.pk, "start_time": start.isoformat(), "end_time": ctx.event.end_time.isoformat(),
+            "sales_start": timezone.now().isoformat(), "sales_end": start.isoformat(),
+            "stock": {str(ctx.extra["tt"]): 10}}
 
 
 ROWS = [
@@ -95,10 +167,55 @@ ROWS = [
     Row("GET", "/api/categories", EVERYONE, 200),
     Row("GET", "/api/notifications", LOGGED_IN, 200),
     Row("POST", "/api/notifications/read", LOGGED_IN, 200, {}),
+    Row("POST", "/api/tickets/types/create", PUBLISHER, 201,
+        lambda ctx: {"event": ctx.event.pk, "name": "Table", "base_price": "10.00"}, event_status=EventStatus.DRAFT),
+    Row("POST", "/api/tickets/seatmaps/create", PUBLISHER, 201,
+        lambda ctx: {"event": ctx.event.pk, "name": "Table", "layout": {"sections": [
+            {"name": "A", "rows": 2, "seats": 3, "ticket_type": ctx.extra["tt"]}]}},
+        event_status=EventStatus.DRAFT, setup=_ticket_type),
+    Row("POST", "/api/tickets/sessions/create", PUBLISHER, 201, new_session, event_status=EventStatus.DRAFT,
+        setup=_ticket_type),
+    Row("GET", "/api/tickets/sessions/{session}/seatmap", EVERYONE, 200, setup=_seated),
+    Row("GET", "/api/tickets/{event}/stock", EVERYONE, 200, event_status=EventStatus.APPROVED),
+    Row("GET", "/api/tickets/{event}/types", EVERYONE, 200, event_status=EventStatus.APPROVED),
+    Row("PUT", "/api/tickets/lock/{seat}", LOGGED_IN, 201, lambda ctx: {"session": ctx.extra["session"]}, setup=_seated),
+    Row("DELETE", "/api/tickets/lock/{seat}", LOGGED_IN, 204, lambda ctx: {"session": ctx.extra["session"]},
+        setup=_held_seat),
+    Row("GET", "/api/tickets/holds", LOGGED_IN, 200),
+    Row("POST", "/api/tickets/holds", LOGGED_IN, 201,
+        lambda ctx: {"session": ctx.extra["session"], "quantities": {str(ctx.extra["tt"]): 1}}, setup=_ga),
+    Row("DELETE", "/api/tickets/holds/{hold}", LOGGED_IN, 204, setup=_held_seat),
+    Row("GET", "/api/orders", LOGGED_IN, 200),
+    Row("POST", "/api/orders/create", LOGGED_IN, 201, lambda ctx: {"holds": [ctx.extra["hold"]]}, setup=_own_hold),
+    Row("GET", "/api/orders/{order}", LOGGED_IN, 200, setup=_own_pending),
+    Row("POST", "/api/orders/pay/{order}", LOGGED_IN, 200, {"idempotency_key": "Table"}, setup=_own_pending),
+    Row("PUT", "/api/orders/refund/{order}", LOGGED_IN, 200, {"reason": "Table"}, setup=_own_paid),
+    Row("POST", "/api/orders/{order}/cancel", LOGGED_IN, 200, setup=_own_pending),
+    Row("POST", "/api/orders/{order}/attendees", LOGGED_IN, 200, {"attendees": []}, setup=_own_pending),
+    Row("GET", "/api/orders/event/{event}", PUBLISHER, 200, event_status=EventStatus.APPROVED),
+    Row("GET", "/api/etickets", LOGGED_IN, 200),
+    Row("GET", "/api/etickets/{ticket}", LOGGED_IN, 200, setup=_own_paid),
+    Row("GET", "/api/wallet", LOGGED_IN, 200),
+    Row("POST", "/api/wallets/{target}/adjust", ADMIN, 201, {"amount": "10.00", "reason": "Table"}),
+    Row("GET", "/api/refunds", ADMIN, 200),
+    Row("PUT", "/api/refunds/{refund}/review", ADMIN, 200, {"decision": "approve"}, setup=_refund),
+    # Door staff are named per event (any role); the service refuses others with 404 (tests/orders/test_api.py).
+    Row("POST", "/api/checkin", LOGGED_IN, 200,
+        lambda ctx: {"event": ctx.extra["event_id"], "code": ctx.extra["code"], "nonce": "Table"}, setup=_door),
+    # Providers do not log in: the HMAC signature decides, so an unsigned call is 403 for every caller.
+    Row("POST", "/api/payments/callback/{provider}", EVERYONE, 403, {}, setup=lambda ctx: {"provider": "sandbox"}),
     # --- pages ---
     Row("GET", "/accounts/profile/", LOGGED_IN, 200, page=True),
     Row("POST", "/accounts/keepalive/", LOGGED_IN, 204, page=True),
     Row("GET", "/manage/users/", ADMIN, 200, page=True),
+    Row("GET", "/orders/", LOGGED_IN, 200, page=True),
+    Row("GET", "/tickets/mine/", LOGGED_IN, 200, page=True),
+    Row("GET", "/wallet/", LOGGED_IN, 200, page=True),
+    Row("GET", "/checkin/", LOGGED_IN, 200, page=True),
+    Row("GET", "/review/refunds/", ADMIN, 200, page=True),
+    Row("GET", "/manage/users/{target}/wallet/", ADMIN, 200, page=True),
+    Row("GET", "/publisher/events/{event}/tickets/", PUBLISHER, 200, page=True, event_status=EventStatus.DRAFT),
+    Row("GET", "/publisher/events/{event}/orders/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),
     Row("POST", "/manage/users/{target}/role/", ADMIN, 302, {"role": Role.PUBLISHER}, page=True),
 ]
 
@@ -129,6 +246,8 @@ def test_only_the_allowed_roles_get_through(row, caller_name):
     if row.event_status:
         owner = caller if caller_name == Role.PUBLISHER else UserFactory(role=Role.PUBLISHER)
         ctx.event = EventFactory(publisher=owner, status=row.event_status)
+    if row.setup:
+        ctx.extra = row.setup(ctx)
 
     response = call(row, ctx)
 

@@ -250,7 +250,7 @@ def test_approving_a_draft_is_a_conflict_explained_in_the_callers_language(publi
 
 @pytest.mark.parametrize(("lang", "message"), [
     ("en", "Give the publisher a reason for the rejection."),
-    ("zh-CN", "请填写驳回理由，告知发布者。"),
+    ("zh-CN", "请填写驳回理由，告知主办方。"),
 ], ids=["en", "zh-CN"])
 def test_rejecting_without_a_reason_is_refused_in_the_callers_language(publisher, admin, category, lang, message):
     event = make_event(publisher, category, S.PENDING)

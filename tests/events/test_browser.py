@@ -7,16 +7,9 @@ from django.utils import timezone
 
 from events.models import Category, Event, EventStatus
 from tests.factories import UserFactory
+from tests.helpers.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("eager_celery")]
-
-
-def log_in(tab, email):
-    tab.goto("/accounts/login/")
-    tab.fill("input[name=login]", email)
-    tab.fill("input[name=password]", "correct-horse-battery")
-    tab.locator("main form button[type=submit]").click()
-    tab.wait_for_url("**/")
 
 
 def test_publisher_submits_admin_approves_bell_rings_and_search_finds_it(browser, asgi_server, screenshot):

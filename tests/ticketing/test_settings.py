@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+from channels_redis.core import RedisChannelLayer
+
 from tests.conftest import ROOT
 
 PROBE = """
@@ -15,7 +17,8 @@ db = settings.DATABASES["default"]
 print(json.dumps({
     "db_engine": db["ENGINE"], "db_name": str(db["NAME"]), "db_options": db.get("OPTIONS", {}),
     "cache": settings.CACHES["default"]["LOCATION"],
-    "channels": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+    "channels": [h["address"] for h in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]],
+    "channel_read_timeout": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"],
     "broker": settings.CELERY_BROKER_URL, "mongo": settings.MONGODB_URI,
     "embedded_redis": settings.EMBEDDED_REDIS, "embedded_mongo": settings.EMBEDDED_MONGO,
     "debug": settings.DEBUG,
@@ -39,6 +42,7 @@ def test_no_variables_mean_the_embedded_default(tmp_path):
     assert "journal_mode=WAL" in s["db_options"]["init_command"]
     assert s["cache"] == "redis://127.0.0.1:16379/0"
     assert s["channels"] == ["redis://127.0.0.1:16379/0"]
+    assert s["channel_read_timeout"] > RedisChannelLayer.brpop_timeout  # an idle consumer's wait is not an error
     assert s["broker"] == "redis://127.0.0.1:16379/0"
     assert s["mongo"] == "mongodb://127.0.0.1:27117/ticketing"
     assert s["embedded_redis"] and s["embedded_mongo"]

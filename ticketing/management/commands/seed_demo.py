@@ -4,6 +4,8 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.services import user_create
 from events.demo import seed_events
+from events.models import Event
+from tickets.demo import seed_tickets
 
 # Demo accounts for the embedded mode; never run this against production data.
 DEMO_ACCOUNTS = [
@@ -36,7 +38,9 @@ class Command(BaseCommand):
         publishers = [User.objects.get(username="publisher")] + list(
             User.objects.filter(username__in=[u for u, _ in EXTRA_PUBLISHERS]).order_by("username"))
         events = seed_events(publishers=publishers, admin=User.objects.get(username="admin"))
-        self.stdout.write(self.style.SUCCESS(f"demo data ready ({created} accounts, {events} events created)"))
+        stocked = seed_tickets(Event.objects.all())
+        self.stdout.write(self.style.SUCCESS(
+            f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events created)"))
         self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
         for account in DEMO_ACCOUNTS:
             self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")
