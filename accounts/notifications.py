@@ -6,13 +6,12 @@ transaction; the websocket push and the email are sent only after it commits.
 
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
 from accounts.models import Notification, Role, User
+from ticketing.push import push
 
 
 def group_name(user_id: int) -> str:
@@ -55,9 +54,8 @@ def notify(*, users: Iterable[User], kind: str, title, body="", url: str = "", p
 
 
 def _push(notes: list[Notification]) -> None:
-    layer = get_channel_layer()
     for note in notes:
-        async_to_sync(layer.group_send)(group_name(note.user_id), {
+        push(group_name(note.user_id), {
             "type": "notification.created",
             "notification": {"id": note.pk, "title": note.title, "body": note.body, "url": note.url,
                              "created_at": note.created_at.isoformat()},

@@ -273,7 +273,7 @@ class Servers:
         app = os.environ.get("BENCH_ASGI_APP", "ticketing.asgi:application")
         app_dir = ["--app-dir", os.environ["BENCH_APP_DIR"]] if os.environ.get("BENCH_APP_DIR") else []
         self._spawn("uvicorn", [str(VENV_BIN / "uvicorn"), app, *app_dir, "--host", "127.0.0.1",
-                                "--port", str(self.ws_port), "--ws", "websockets-sansio",
+                                "--port", str(self.ws_port), "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
                                 "--workers", str(self.ws_workers), "--no-server-header"],
                     {"DB_CONN_MAX_AGE": "0"})  # as the Procfile: persistent connections leak under ASGI
         for key, base in (("gunicorn", self.http), ("uvicorn", f"http://127.0.0.1:{self.ws_port}")):

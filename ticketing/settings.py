@@ -340,8 +340,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        # One line per request already comes from the server; keep Django quiet.
-        "django.request": {"level": "WARNING"},
+        # One line per request already comes from the server (with its status); Django adds a
+        # line only for errors. At WARNING it also logged every 4xx: a flash sale's thousands of
+        # "Conflict" (409 sold out / seat taken) lines, an operator's haystack.
+        "django.request": {"level": "ERROR"},
         # The embedded MongoDB server logs every command at INFO.
         "nx_27017": {"level": "WARNING"},
         "neosqlite": {"level": "ERROR"},

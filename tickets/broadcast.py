@@ -1,19 +1,16 @@
 """Tells every open seat map of a session what changed, over the channel layer (Redis).
 
-Called after commit only (services pass committed changes). A broadcast that
-cannot be delivered is logged and dropped: pages resync from the database when
-their socket reconnects, and held seats carry their expiry so pages free them
-on time by themselves.
+Called after commit only (services pass committed changes). The message goes
+out through ticketing.push (queued, sent in order by a background thread); one
+that cannot be delivered is logged and dropped: pages resync from the database
+when their socket reconnects, and held seats carry their expiry so pages free
+them on time by themselves.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
-log = logging.getLogger(__name__)
+from ticketing.push import push
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,4 @@ def broadcast_changes(session_id: int, changes: list[SeatChange]) -> None:
     types = {c.ticket_type for c in changes if c.ticket_type is not None}
     # msgpack (channels-redis) refuses non-string map keys: ticket type ids go as strings.
     stock = {str(tt): n for tt, n in stock_available(session_id, types).items()} if types else {}
-    message = {"type": "seatmap.changed", "seats": seats, "stock": stock}
-    try:
-        async_to_sync(get_channel_layer().group_send)(group_name(session_id), message)
-    except Exception:  # noqa: BLE001 - a lost broadcast must never fail a sale
-        log.warning("seat map broadcast for session %s failed", session_id, exc_info=True)
+    push(group_name(session_id), {"type": "seatmap.changed", "seats": seats, "stock": stock})

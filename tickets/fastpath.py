@@ -119,21 +119,27 @@ def _sold_out_key(session_id: int, ticket_type_id: int) -> str:
     return f"{settings.CACHE_KEY_PREFIX}:soldout:{session_id}:{ticket_type_id}"
 
 
-def mark_sold_out(session_id: int, ticket_type_id: int) -> None:
+def mark_sold_out(session_id: int, ticket_type_id: int, name: str) -> None:
+    """None of this type is left: for a moment, turn buyers away before the database (the mark keeps its name
+    for the message)."""
     try:
         client = _redis()
         if client is not None:
-            client.set(_sold_out_key(session_id, ticket_type_id), 1, px=SOLD_OUT_MS)
+            client.set(_sold_out_key(session_id, ticket_type_id), name, px=SOLD_OUT_MS)
     except RedisError as exc:
         _degraded(exc)
 
 
-def known_sold_out(session_id: int, ticket_type_ids) -> bool:
-    """True if any of these was sold out a moment ago (False when unsure)."""
+def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
+    """Names of those of these types that were sold out a moment ago (none when unsure)."""
     try:
         client = _redis()
         if client is None:
-            return False
+            return []
+        return [v.decode() for v in client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]) if v]
+    except RedisError as exc:
+        _degraded(exc)
+        return []
         return any(client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]))
     except RedisError as exc:
         _degraded(exc)

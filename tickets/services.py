@@ -238,8 +238,8 @@ def hold_create(*, user: User, session: Session, seat_ids: Iterable[int] = (),
         taken = fastpath.claim_seats(session.pk, seat_ids, token)
         if taken:
             raise SeatTaken(seats=_seat_names(taken))
-    elif fastpath.known_sold_out(session.pk, quantities):
-        raise SoldOut(name=_type_names(quantities))
+    elif sold_out := fastpath.known_sold_out(session.pk, quantities):
+        raise SoldOut(name=", ".join(sold_out))
     try:
         hold, changes = retry_deadlocks(
             lambda: _hold_create_in_db(user=user, session=session, seat_ids=seat_ids, quantities=quantities,
@@ -326,7 +326,7 @@ def _hold_create_in_db(*, user, session, seat_ids, quantities, join) -> tuple[Ho
         changes += [SeatChange(seat=seat_id, status=SeatStatus.HELD, owner=owner, until=hold.expires_at)
                     for _pk, seat_id, _tt in seats]
     for tt, n in sorted(quantities.items()):
-        if not _take_stock(session, tt, n, now):
+        if not _take_stock(session, tt, n, now, name=ticket_types[tt].name):
             raise SoldOut(name=ticket_types[tt].name)
         HoldItem.objects.create(hold=hold, ticket_type_id=tt, quantity=n, unit_price=prices[tt])
         changes.append(SeatChange(ticket_type=tt))
@@ -344,14 +344,14 @@ def _check_limits(user, session, wanted: Counter, ticket_types: dict, now) -> No
             raise OverLimit(limit=limit, name=ticket_types[tt].name)
 
 
-def _take_stock(session, ticket_type_id: int, n: int, now) -> bool:
+def _take_stock(session, ticket_type_id: int, n: int, now, *, name: str) -> bool:
     stock = Stock.objects.filter(session=session, ticket_type_id=ticket_type_id)
     taken = stock.filter(available__gte=n).update(available=F("available") - n, held=F("held") + n)
     # Stock in holds past their expiry is free: return it for good, then try once more.
     if not taken and _expire_due_holding(session, ticket_type_id, now):
         taken = stock.filter(available__gte=n).update(available=F("available") - n, held=F("held") + n)
     if not taken and not stock.filter(available__gt=0).exists():
-        fastpath.mark_sold_out(session.pk, ticket_type_id)  # none left at all (not just fewer than asked)
+        fastpath.mark_sold_out(session.pk, ticket_type_id, name)  # none left at all (not just fewer than asked)
     if taken and stock.filter(available=0).exists():  # the last ones: search stops offering the event
         transaction.on_commit(lambda: event_summary_refresh(event_id=session.event_id))
     return bool(taken)
@@ -405,10 +405,6 @@ def _unavailable(session, seat_ids, now) -> list[int]:
 def _seat_names(seat_ids) -> str:
     seats = Seat.objects.filter(pk__in=list(seat_ids)[:5])
     return ", ".join(str(s.label) for s in seats) or str(_("a seat"))
-
-
-def _type_names(quantities) -> str:
-    return ", ".join(TicketType.objects.filter(pk__in=list(quantities)).values_list("name", flat=True))
 
 
 def owner_token(user_id: int) -> str:

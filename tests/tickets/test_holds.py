@@ -104,7 +104,9 @@ def test_the_last_ticket_gone_turns_buyers_away_early_until_stock_returns(django
     hold = services.hold_create(user=first, session=session, quantities={vip: 2})
     with pytest.raises(services.SoldOut):
         services.hold_create(user=second, session=session, quantities={vip: 1})
-    assert fastpath.known_sold_out(session.pk, [vip])
+    assert fastpath.known_sold_out(session.pk, [vip]) == ["VIP"]
+    with pytest.raises(services.SoldOut, match="VIP"):  # told by Redis, in the same words
+        services.hold_create(user=second, session=session, quantities={vip: 1})
 
     with django_capture_on_commit_callbacks(execute=True):
         services.hold_release(user=first, hold_id=hold.pk)
