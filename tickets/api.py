@@ -22,7 +22,7 @@ from accounts.serializers import ErrorSerializer
 from events.models import Event
 from events.selectors import event_visible_to, may_see
 from ticketing.errors import NotFound
-from tickets import selectors, services
+from tickets import fastpath, selectors, services
 from tickets.models import SeatMap, Session, TicketType
 from tickets.serializers import (
     HoldRequestSerializer,
@@ -45,13 +45,21 @@ HOLD_ERRORS = {400: ERRORS, 404: ERRORS, 409: OpenApiResponse(ErrorSerializer, d
 
 
 class FailOpenThrottle(ScopedRateThrottle):
-    """Per-user (or per-IP) rate limit kept in Redis; with Redis away it lets requests through."""
+    """Per-user (or per-IP) rate limit kept in Redis; with Redis away it lets requests through.
+
+    It shares the fast path's back-off: once Redis failed (refused or timed out), no request
+    waits on it again for a few seconds. (A Redis that hangs cost every hold its socket
+    timeout here, and queued the whole sale behind it: bench/flash_sale.py --redis-down hung.)
+    """
 
     def allow_request(self, request, view) -> bool:
+        if fastpath.is_degraded():
+            return True
         try:
             return super().allow_request(request, view)
-        except Exception:  # noqa: BLE001 - the database still guards the stock
-            log.warning("rate limit skipped: cache unavailable", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the database still guards the stock
+            fastpath.degraded(exc)
+            log.warning("rate limit skipped: cache unavailable (%s)", exc)
             return True
 
 

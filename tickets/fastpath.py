@@ -54,6 +54,11 @@ def _redis():
     return get_redis_connection("default")
 
 
+def degraded(exc: Exception) -> None:
+    """Redis failed: the fast path (and the hold throttle) leave it alone for RETRY_AFTER seconds."""
+    _degraded(exc)
+
+
 def _degraded(exc: Exception) -> None:
     now = time.monotonic()
     _state["down_until"] = now + RETRY_AFTER

@@ -11,6 +11,8 @@ from accounts.serializers import RoleRefreshToken
 from tests.events.factories import EventFactory
 from tests.factories import UserFactory
 from tests.tickets.factories import ga_session, seat_ids, seated_session
+from tickets import fastpath
+from tickets.api import FailOpenThrottle
 from tickets.models import Hold, SeatStatus, Session, SessionSeat, Stock
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +103,27 @@ def test_locking_and_releasing_a_single_seat():
     assert not_yours.status_code == 404
     assert api.delete(f"/api/tickets/lock/{seat}", {"session": session.pk}, format="json").status_code == 204
     assert SessionSeat.objects.get(session=session, seat_id=seat).status == SeatStatus.FREE
+
+
+def test_a_redis_that_stops_answering_is_waited_on_once_then_left_alone(monkeypatch):
+    session, _types = seated_session()
+    seats, api = seat_ids(session), client_for(UserFactory())
+    calls = []
+
+    class HungCache:
+        def get(self, *args, **kwargs):
+            calls.append("get")
+            raise TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(FailOpenThrottle, "cache", HungCache())
+    monkeypatch.setattr(fastpath, "_state", {"down_until": 0.0, "logged_at": 0.0})
+
+    first = api.put(f"/api/tickets/lock/{seats[0]}", {"session": session.pk}, format="json")
+    second = api.put(f"/api/tickets/lock/{seats[1]}", {"session": session.pk}, format="json")
+
+    assert (first.status_code, second.status_code) == (201, 201)  # the database still sells
+    assert calls == ["get"]  # the second request did not wait on Redis again
+    assert fastpath.is_degraded()
 
 
 def test_hold_errors_come_in_the_buyers_language_and_change_nothing():
