@@ -94,7 +94,18 @@ def prepare_database(*, refill: bool) -> None:
     """Create (with refill: drop and create) the bench database (utf8mb4), migrate it, set Django up."""
     import environ
 
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    create_mysql_database(environ.Env.db_url_config(os.environ["DATABASE_URL"]), refill=refill)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def create_mysql_database(config: dict, *, refill: bool) -> None:
+    """CREATE DATABASE IF NOT EXISTS (utf8mb4) for a django-environ database config; refill drops it first."""
     import MySQLdb
 
     conn = MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
@@ -105,13 +116,6 @@ def prepare_database(*, refill: bool) -> None:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
     cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     conn.close()
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def clear_redis(redis_url: str, prefix: str) -> int:

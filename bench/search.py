@@ -148,16 +148,9 @@ def prepare_database(url: str, *, refill: bool) -> None:
 
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.mysql":
-        import MySQLdb
+        from _services import create_mysql_database
 
-        conn = MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
-                               user=config["USER"], passwd=config["PASSWORD"] or "")
-        cursor = conn.cursor()
-        name = config["NAME"].replace("`", "")
-        if refill:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-        conn.close()
+        create_mysql_database(config, refill=refill)
     elif refill and Path(config["NAME"]).exists():
         Path(config["NAME"]).unlink()
     os.environ["DATABASE_URL"] = url
