@@ -59,7 +59,7 @@ def _own_order(user, order_id: int):
 
 
 def _detail(order, code=status.HTTP_200_OK) -> Response:
-    return Response(OrderDetailSerializer(order).data, status=code)
+    return Response(OrderDetailSerializer(selectors.order_with_details(order.pk)).data, status=code)
 
 
 class OrderCreateView(OrderThrottled, APIView):

@@ -1,6 +1,6 @@
 """Reads of orders, wallets and tickets. A pending order past its deadline reads as expired everywhere."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from events.models import Event
@@ -24,6 +24,13 @@ def orders_of(user):
 def order_of(user, order_id: int) -> Order | None:
     """One of the buyer's own orders (None for anyone else's: callers answer 404)."""
     return Order.objects.filter(pk=order_id, user=user).select_related("event").first()
+
+
+def order_with_details(order_id: int) -> Order:
+    """An order with everything its detail shows, in a fixed number of queries (not one per ticket)."""
+    tickets = Ticket.objects.select_related("event", "session", "ticket_type", "seat", "checkin").order_by("pk")
+    return (Order.objects.select_related("event")
+            .prefetch_related(Prefetch("tickets", queryset=tickets), "payments", "refunds").get(pk=order_id))
 
 
 def order_lines(order: Order) -> list[HoldItem]:

@@ -5,6 +5,8 @@ import time
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -48,6 +50,19 @@ def test_a_buyer_holds_orders_pays_and_reads_tickets_over_the_api():
     assert len(tickets) == 2 and tickets[0]["code"].startswith("TK1.")
     assert api.get(f"/api/etickets/{tickets[0]['id']}").status_code == 200
     assert api.get("/api/orders").json()[0]["number"] == paid.json()["number"]
+
+
+def test_an_orders_detail_costs_the_same_queries_for_one_ticket_or_six():
+    buyer = UserFactory()
+    small, large = paid_order(buyer, seats=1), paid_order(buyer, seats=6)
+    api = client_for(buyer)
+    api.get(f"/api/orders/{small.pk}")  # warm: wallet, content types …
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get(f"/api/orders/{small.pk}").json()["tickets"]) == 1
+    with CaptureQueriesContext(connection) as six:
+        assert len(api.get(f"/api/orders/{large.pk}").json()["tickets"]) == 6
+
+    assert len(six) == len(one)
 
 
 def test_errors_are_clear_translated_and_change_nothing():
