@@ -152,6 +152,23 @@ class Sale:
     def seat_ids(self) -> list[int]:
         return [s for row in self.rows for s in row]
 
+    def pick(self, rng, k: int, taken: set[int]) -> list[int]:
+        """k adjacent seats not in `taken`, in a row chosen front-first; else any k such seats; [] if none."""
+        runs = []  # (row index, start)
+        for r, row in enumerate(self.rows):
+            free_run = 0
+            for i, seat in enumerate(row):
+                free_run = free_run + 1 if seat not in taken else 0
+                if free_run >= k:
+                    runs.append((r, i - k + 1))
+        if runs:
+            rows = sorted({r for r, _ in runs})
+            r = rng.choices(rows, [1 / (x + 1) for x in rows])[0]
+            start = rng.choice([s for rr, s in runs if rr == r])
+            return self.rows[r][start:start + k]
+        free = [s for s in self.seat_ids if s not in taken]
+        return rng.sample(free, min(k, len(free)))
+
 
 def reset_inventory() -> None:
     """Empties the bench database's inventory (holds, sessions, maps, types, events): each run starts fresh."""

@@ -96,30 +96,12 @@ class Race:
         self.finished.append(time.perf_counter() - self.started)
         return status, code
 
-    def pick(self, rng: random.Random, k: int, avoid: set[int]) -> list[int]:
-        """k adjacent seats that look free, in a row chosen front-first; else any k free ones; [] if none."""
-        taken = self.view_taken | avoid
-        runs = []  # (row index, start)
-        for r, row in enumerate(self.sale.rows):
-            free_run = 0
-            for i, seat in enumerate(row):
-                free_run = free_run + 1 if seat not in taken else 0
-                if free_run >= k:
-                    runs.append((r, i - k + 1))
-        if runs:
-            rows = sorted({r for r, _ in runs})
-            r = rng.choices(rows, [1 / (x + 1) for x in rows])[0]
-            start = rng.choice([s for rr, s in runs if rr == r])
-            return self.sale.rows[r][start:start + k]
-        free = [s for s in self.sale.seat_ids if s not in taken]
-        return rng.sample(free, min(k, len(free)))
-
     async def seats(self, http, rng: random.Random, token: str) -> None:
         lock = rng.random() < self.lock_share
         k = 1 if lock else rng.randint(1, 4)
         failed: set[int] = set()
         for _ in range(1 + self.retries):
-            seats = self.pick(rng, k, failed)
+            seats = self.sale.pick(rng, k, self.view_taken | failed)
             if not seats:
                 self.buyers["seats: none shown free"] += 1
                 return
