@@ -54,7 +54,7 @@ def wallet_entries(wallet: Wallet):
 
 def refund_queue():
     return (Refund.objects.filter(status=RefundStatus.REQUESTED).select_related("order__event", "user")
-            .order_by("created_at", "pk"))
+            .prefetch_related("order__payments").order_by("created_at", "pk"))
 
 
 def orders_for_publisher(publisher, *, event: Event | None = None):

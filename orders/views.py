@@ -297,7 +297,14 @@ def refund_decide(request, pk: int):
     approve = form.cleaned_data["decision"] == "approve"
     refund = services.refund_review(actor=request.user, refund_id=pk, approve=approve,
                                     reason=form.cleaned_data["reason"])
-    if approve and refund.order.payments.filter(method=PaymentMethod.POINTS).exists():
+    payment = refund.order.payments.first()
+    if approve and payment is not None and payment.method != PaymentMethod.POINTS:
+        # No provider offers a refund API here: the admin returns the money in the provider's own console.
+        messages.warning(request, _("Refund of order %(number)s approved. It was paid through %(provider)s "
+                                    "(transaction %(transaction)s): return %(amount)s there; no points were "
+                                    "credited.") % {"number": refund.order.number, "provider": payment.provider,
+                                                    "transaction": payment.transaction_id, "amount": refund.amount})
+    elif approve and payment is not None and refund.amount > 0:
         messages.success(request, _("Refund of order %(number)s approved; %(amount)s points went back.") % {
             "number": refund.order.number, "amount": refund.amount})
     elif approve:

@@ -352,6 +352,24 @@ def test_a_refund_request_then_an_admin_approval_return_the_points_through_the_p
     assert not SessionSeat.objects.filter(session=order.tickets.first().session, status=SeatStatus.SOLD).exists()
 
 
+def test_a_provider_paid_refund_tells_the_admin_to_return_the_money_at_the_provider():
+    order = pending_order(UserFactory(), seats=1)
+    services.payment_confirm_external(provider="sandbox", transaction_id="SBX-77", order_number=order.number,
+                                      amount=order.total)
+    refund = services.refund_request(user=order.user, order_id=order.pk, reason="ill")
+    boss = english(UserFactory(role=Role.ADMIN))
+    balance = services.wallet_ensure(user=order.user).balance
+
+    queue = text(boss.get("/review/refunds/"))
+    assert "Paid through sandbox (transaction SBX-77)" in queue and "returns no points" in queue
+    response = boss.post(f"/review/refunds/{refund.pk}/", {"decision": "approve", "reason": ""}, follow=True)
+
+    assert "paid through sandbox (transaction SBX-77): return 280.00 there; no points were credited" in text(response)
+    assert Wallet.objects.get(user=order.user).balance == balance
+    order.refresh_from_db()
+    assert order.status == OrderStatus.REFUNDED
+
+
 def test_an_admin_must_say_why_a_refund_is_rejected_and_the_order_is_paid_again():
     order = paid_order(UserFactory(), seats=1)
     refund = services.refund_request(user=order.user, order_id=order.pk, reason="changed my mind")
