@@ -56,10 +56,6 @@ def _redis():
 
 def degraded(exc: Exception) -> None:
     """Redis failed: the fast path (and the hold throttle) leave it alone for RETRY_AFTER seconds."""
-    _degraded(exc)
-
-
-def _degraded(exc: Exception) -> None:
     now = time.monotonic()
     _state["down_until"] = now + RETRY_AFTER
     if now - _state["logged_at"] >= DEGRADED_LOG_EVERY:
@@ -83,7 +79,7 @@ def claim_seats(session_id: int, seat_ids: list[int], token: str) -> list[int] |
             return None
         taken = client.eval(_CLAIM, len(seat_ids), *_seat_keys(session_id, seat_ids), token, CLAIM_MS)
     except RedisError as exc:
-        _degraded(exc)
+        degraded(exc)
         return None
     return [seat_ids[i - 1] for i in taken]
 
@@ -104,7 +100,7 @@ def _owned(session_id, seat_ids, token, ms) -> None:
         if client is not None:
             client.eval(_OWNED, len(seat_ids), *_seat_keys(session_id, seat_ids), token, ms)
     except RedisError as exc:
-        _degraded(exc)
+        degraded(exc)
 
 
 def forget_seats(session_id: int, seat_ids, ticket_type_ids=()) -> None:
@@ -117,7 +113,7 @@ def forget_seats(session_id: int, seat_ids, ticket_type_ids=()) -> None:
         if client is not None:
             client.delete(*keys)
     except RedisError as exc:
-        _degraded(exc)
+        degraded(exc)
 
 
 def _sold_out_key(session_id: int, ticket_type_id: int) -> str:
@@ -132,7 +128,7 @@ def mark_sold_out(session_id: int, ticket_type_id: int, name: str) -> None:
         if client is not None:
             client.set(_sold_out_key(session_id, ticket_type_id), name, px=SOLD_OUT_MS)
     except RedisError as exc:
-        _degraded(exc)
+        degraded(exc)
 
 
 def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
@@ -143,9 +139,5 @@ def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
             return []
         return [v.decode() for v in client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]) if v]
     except RedisError as exc:
-        _degraded(exc)
+        degraded(exc)
         return []
-        return any(client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]))
-    except RedisError as exc:
-        _degraded(exc)
-        return False
