@@ -552,8 +552,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    if code == 130:  # interrupted: the servers are stopped; skip finalising abandoned coroutines
-        os._exit(code)
-    sys.exit(code)
+    _services.exit_with(main())

@@ -424,7 +424,7 @@ def main() -> int:
                 log = servers.logs["gunicorn"].read_text(errors="replace")
                 print(f"\ngunicorn log: {log.count('rate limit skipped')} 'rate limit skipped' warnings, "
                       f"{log.count('fast path degraded')} 'fast path degraded', "
-                      f"{log.count('broadcast for session')} 'seat map broadcast … failed'")
+                      f"{log.count('push to seatmap')} 'push to seatmap… failed' (ticketing.push)")
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped")
         return 130
@@ -440,8 +440,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    if code == 130:  # interrupted: the servers are stopped; skip finalising abandoned coroutines
-        os._exit(code)
-    sys.exit(code)
+    _services.exit_with(main())
