@@ -2,12 +2,14 @@
 and a few hundred realistic events across cities, all deterministic."""
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from events.models import Category, Event, EventStatus, EventTransition, Tag
+from events.posters import poster_jpeg
 from events.search import reindex_events
 
 CATEGORIES = [
@@ -66,6 +68,19 @@ TITLES = {
     "kids-theatre": ["儿童剧《小王子》", "亲子音乐剧《冰雪奇缘》", "Kids Theatre: The Little Prince"],
     "family-fun": ["{city} 亲子嘉年华", "恐龙科普展 亲子专场"],
 }
+# Local start times and lengths by category: evening shows end by 22:30, day events run 09:00-17:30.
+# Theatre sometimes plays twice a day (a 14:30 matinee and a 19:30 evening show), expos all day.
+DAY = [(time(9), 510)]
+SCHEDULES = {
+    "concert": [(time(19, 30), 150), (time(19), 180)], "drama": [(time(19, 30), 150), (time(14, 30), 450)],
+    "musical": [(time(19, 30), 150), (time(14, 30), 450)], "classical": [(time(19, 30), 120)],
+    "comedy": [(time(20), 90)], "dance": [(time(19, 30), 120), (time(14, 30), 450)],
+    "livehouse": [(time(20), 150)], "football": [(time(19, 35), 115)], "basketball": [(time(19, 30), 150)],
+    "tennis": [(time(13), 300)], "esports": [(time(18), 240)], "marathon": [(time(7, 30), 300)],
+    "art": DAY, "tech-expo": DAY, "anime": DAY, "tech-summit": DAY, "forum": DAY,
+    "talk": [(time(19), 120), (time(14), 120)], "kids-theatre": [(time(10, 30), 90), (time(14, 30), 90)],
+    "family-fun": [(time(9, 30), 450)],
+}
 WORDS = ["嘉年华", "摩天轮", "地表最强", "时光", "最好的我们", "夜空中最亮的星", "Jazz", "Spring"]
 CITY_EN = {"北京": "Beijing", "上海": "Shanghai", "广州": "Guangzhou", "深圳": "Shenzhen", "杭州": "Hangzhou",
            "成都": "Chengdu", "南京": "Nanjing", "武汉": "Wuhan", "西安": "Xi'an", "重庆": "Chongqing"}
@@ -98,14 +113,16 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
     categories = seed_categories()
     leaves = [c for c in categories.values() if c.slug in TITLES]
     tags = {}
-    now = timezone.localtime().replace(minute=0, second=0, microsecond=0)  # shows start at local hours
+    zone = timezone.get_default_timezone()  # the product's zone: events keep no zone of their own
+    now = timezone.localtime(timezone.now(), zone).replace(minute=0, second=0, microsecond=0)
     events, statuses = [], []
     for i in range(count):
         category = rng.choice(leaves)
         city = rng.choice(list(CITIES))
         venue = rng.choice(CITIES[city])
-        start = (now + timedelta(days=rng.randint(-10, 180))).replace(hour=rng.choice([10, 14, 19, 19, 20]),
-                                                                     minute=rng.choice([0, 0, 30]))
+        day = now.date() + timedelta(days=rng.randint(-10, 180))
+        starts_at, minutes = rng.choice(SCHEDULES[category.slug])
+        start = timezone.make_aware(datetime.combine(day, starts_at), zone)
         title = rng.choice(TITLES[category.slug]).format(
             artist=rng.choice(ARTISTS), year=start.year, city=city, city_en=CITY_EN[city], venue=venue,
             word=rng.choice(WORDS))
@@ -115,7 +132,7 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
         events.append(Event(
             title=title, city=city, venue=venue, address=f"{city}市 {venue}", category=category,
             description=f"<p>{title}。{venue}，{city}。</p><p>Doors open 1 hour before the show. 请提前一小时入场。</p>",
-            start_time=start, end_time=start + timedelta(hours=rng.choice([2, 3, 8])),
+            start_time=start, end_time=start + timedelta(minutes=minutes),
             publisher=publishers[0] if i < 40 else rng.choice(publishers), status=status,
             review_reason="请补充演出曲目单" if status == EventStatus.REJECTED else "",
             real_name_required=rng.random() < 0.2,
@@ -144,3 +161,18 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
     EventTransition.objects.bulk_create(transitions, batch_size=500)
     reindex_events(Event.objects.all())
     return len(events)
+
+
+def seed_posters(events) -> int:
+    """A poster of its own as the cover of each of `events` that has none, so a demo database
+    seeded before posters gets them on the next run and a second run adds nothing. Returns how many."""
+    count = 0
+    for event in events.filter(cover="").select_related("category").order_by("pk").iterator(chunk_size=100):
+        category = event.category
+        jpeg = poster_jpeg(title=event.title, category_slug=category.slug, category_name=category.name_zh,
+                           category_name_en=category.name_en, start_time=event.start_time, venue=event.venue,
+                           city=event.city, seed=event.pk)
+        event.cover.save(f"poster-{event.pk}.jpg", ContentFile(jpeg), save=False)
+        event.save(update_fields=["cover"])
+        count += 1
+    return count

@@ -84,7 +84,9 @@ class OrderStatus(models.TextChoices):
 
 
 def new_order_number() -> str:
-    return timezone.now().strftime("%y%m%d") + secrets.token_hex(4).upper()
+    """Dated by the product's local day (settings.TIME_ZONE), whichever zone the buyer views in."""
+    today = timezone.localtime(timezone.now(), timezone.get_default_timezone())
+    return today.strftime("%y%m%d") + secrets.token_hex(4).upper()
 
 
 class Order(models.Model):

@@ -10,7 +10,7 @@ are the same a publisher would make and the database constraints still hold."""
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -46,7 +46,7 @@ def _type_plans(event: Event, rng: random.Random, *, seated: bool, now: datetime
     prices = {VIP: max(Decimal(event.price_max or 0), standard * 2), STANDARD: standard}
     if seated or rng.random() < 0.4:
         prices[STUDENT] = (standard / 2).quantize(Decimal("1"))
-    early_bird_until = min(event.start_time - timedelta(days=7), now + timedelta(days=14))
+    early_bird_until = _local_day_end(_local(min(event.start_time - timedelta(days=7), now + timedelta(days=14))).date())
     plans = []
     for name, price in prices.items():
         tiers = []
@@ -58,13 +58,35 @@ def _type_plans(event: Event, rng: random.Random, *, seated: bool, now: datetime
     return plans
 
 
+def _local(moment: datetime) -> datetime:
+    """The moment on the clock of the event's city: the product's zone, as events keep none of their own."""
+    return timezone.localtime(moment, timezone.get_default_timezone())
+
+
+def _local_day_end(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(23, 59)), timezone.get_default_timezone())
+
+
+def session_label(start: datetime) -> str:
+    """上午场 before noon, 下午场 until 18:00, 晚场 after, by the local start time."""
+    hour = _local(start).hour
+    return "上午场" if hour < 12 else "下午场" if hour < 18 else "晚场"
+
+
 def _session_times(event: Event) -> list[tuple[str, datetime, datetime]]:
-    """One session for the whole event; a long day (an expo) in two halves."""
-    length = event.end_time - event.start_time
-    if length < timedelta(hours=6):
-        return [("", event.start_time, event.end_time)]
-    middle = event.start_time + length / 2
-    return [("上午场", event.start_time, middle), ("下午场", middle, event.end_time)]
+    """One session for a show of a few hours. A long day in two sessions, each named by its local
+    start: an afternoon into the evening is a matinee and an evening show (2½ hours each), a day
+    (an expo, a summit) is split at the local hour nearest its middle."""
+    start, end = event.start_time, event.end_time
+    if end - start < timedelta(hours=6):
+        return [("", start, end)]
+    show = timedelta(hours=2, minutes=30)
+    if _local(start).hour >= 12 and _local(end).hour >= 21:
+        halves = [(start, start + show), (end - show, end)]
+    else:
+        middle = _local(start + (end - start) / 2).replace(minute=0, second=0, microsecond=0)
+        halves = [(start, middle), (middle, end)]
+    return [(session_label(a), a, b) for a, b in halves]
 
 
 def _hall_layout(types: dict[str, TicketType]) -> dict:

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import user_create
-from events.demo import seed_events
+from events.demo import seed_events, seed_posters
 from events.models import Event
 from tickets.demo import seed_tickets
 
@@ -39,8 +39,10 @@ class Command(BaseCommand):
             User.objects.filter(username__in=[u for u, _ in EXTRA_PUBLISHERS]).order_by("username"))
         events = seed_events(publishers=publishers, admin=User.objects.get(username="admin"))
         stocked = seed_tickets(Event.objects.all())
+        posters = seed_posters(Event.objects.filter(publisher__in=publishers))
         self.stdout.write(self.style.SUCCESS(
-            f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events created)"))
+            f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events, "
+            f"{posters} posters created)"))
         self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
         for account in DEMO_ACCOUNTS:
             self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")
