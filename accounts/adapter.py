@@ -6,8 +6,14 @@ from django.contrib.sites.shortcuts import get_current_site
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from accounts.phone import INVALID_MOBILE, normalize_mobile
+from accounts.phone import INVALID_MOBILE, mask_mobile, normalize_mobile
 from accounts.sms import send_sms
+
+
+def user_display(user: User) -> str:
+    """How allauth's messages name a user (ACCOUNT_USER_DISPLAY): people sign up without
+    choosing a username, so the generated one means nothing to them."""
+    return user.display_name or user.email or (mask_mobile(user.mobile) if user.mobile else user.username)
 
 
 class MobileField(forms.CharField):

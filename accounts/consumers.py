@@ -1,10 +1,10 @@
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.notifications import group_name, unread_count
+from ticketing.consumers import ClientFrameConsumer
 
 
-class NotificationConsumer(AsyncJsonWebsocketConsumer):
+class NotificationConsumer(ClientFrameConsumer):
     """Pushes a logged-in user's new notifications and unread count to every
     page they have open. Anonymous connections are refused."""
 

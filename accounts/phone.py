@@ -25,3 +25,9 @@ def looks_like_mobile(value: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+def mask_mobile(value: str) -> str:
+    """'+8613812345678' → '138****5678': enough for its owner to recognise, not for others to read."""
+    national = value.removeprefix("+86")
+    return f"{national[:3]}****{national[-4:]}"

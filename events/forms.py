@@ -24,6 +24,9 @@ class EventForm(forms.ModelForm):
         fields = ["title", "category", "start_time", "end_time", "city", "venue", "address", "description", "tags",
                   "cover", "real_name_required"]
         widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+        # What the detail page renders (events.templatetags.event_text.rich_text).
+        help_texts = {"description": _("A blank line starts a new paragraph; **bold**, *italic*, lists (lines starting "
+                                       "with - or 1.) and links [text](https://…) are kept. Scripts are removed.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -357,6 +357,7 @@ ACCOUNT_LOGIN_METHODS = {"email", "phone"}
 # Email or mobile, at least one (accounts.forms.SignupForm insists).
 ACCOUNT_SIGNUP_FIELDS = ["email", "phone", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"  # messages name people, not generated usernames
 # "mandatory" would force an email on everyone; mobile-only accounts verify by
 # code instead. A verification link is still sent to every email address.
 ACCOUNT_EMAIL_VERIFICATION = "optional"

@@ -1,21 +1,31 @@
+import logging
+
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils.translation import gettext as _
 
 from events.selectors import event_visible_to
+from ticketing.consumers import NOT_FOUND, POLICY_VIOLATION, ClientFrameConsumer, TokenBucket
 from tickets.broadcast import group_name
 from tickets.models import Session
 from tickets.selectors import seatmap_state
 
+# A snapshot is the whole map (kilobytes): a page resyncs after a reconnect or a gap, a few
+# times a minute at most. A client that keeps asking after being told to slow down is closed.
+RESYNC_BURST, RESYNC_PER_SECONDS = 5, 10
+RESYNC_REFUSALS_BEFORE_CLOSE = 20
 
-class SeatMapConsumer(AsyncJsonWebsocketConsumer):
-    """Live seat map of one session: a full snapshot on connect (and on {"action": "resync"}),
-    then every change as it is committed. Anyone who may see the event may watch."""
+
+class SeatMapConsumer(ClientFrameConsumer):
+    """Live seat map of one session: a full snapshot on connect (and on {"action": "resync"},
+    RESYNC_BURST per RESYNC_PER_SECONDS), then every change as it is committed. Anyone who
+    may see the event may watch."""
 
     async def connect(self):
+        self.resyncs = TokenBucket(capacity=RESYNC_BURST, per_seconds=RESYNC_PER_SECONDS)
+        self.resyncs_refused = 0
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         if not await database_sync_to_async(self._visible)():
-            await self.close(code=4404)
+            await self.close(code=NOT_FOUND)
             return
         self.group = group_name(self.session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -39,10 +49,19 @@ class SeatMapConsumer(AsyncJsonWebsocketConsumer):
         return seatmap_state(session, user=self.scope.get("user"))
 
     async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("action") == "resync":
+        if not (isinstance(content, dict) and content.get("action") == "resync"):
+            await self.send_json({"type": "error", "detail": _('Send {"action": "resync"} or nothing.')})
+        elif self.resyncs.take():
+            self.resyncs_refused = 0
             await self._snapshot()
         else:
-            await self.send_json({"type": "error", "detail": _('Send {"action": "resync"} or nothing.')})
+            self.resyncs_refused += 1
+            if self.resyncs_refused == 1:  # said once per streak: the answer must stay smaller than the asking
+                await self.send_json({"type": "error", "code": "slow_down",
+                                      "detail": _("Too many refreshes of the seat map: wait a few seconds.")})
+            elif self.resyncs_refused > RESYNC_REFUSALS_BEFORE_CLOSE:
+                await self.refuse(POLICY_VIOLATION, f"{self.resyncs_refused} resyncs refused in a row",
+                                  level=logging.WARNING)
 
     async def dispatch(self, message):
         # Channels runs close_old_connections before every message, through the process's single

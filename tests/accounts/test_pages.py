@@ -314,3 +314,74 @@ def test_a_role_changed_in_django_admin_goes_through_the_role_service(client):
     assert response.status_code == 302, page.context
     target.refresh_from_db()
     assert target.role == "admin" and target.is_staff
+
+
+# --- what the mobile sign-up pages say -------------------------------------------------
+class ProviderSMSBackend:
+    """Stands for a real SMS provider: the text leaves the site (kept here for the test to read)."""
+
+    sent: list[str] = []
+
+    def send(self, phone: str, message: str) -> None:
+        self.sent.append(message)
+
+
+@pytest.fixture
+def sms_provider(settings) -> list[str]:
+    settings.SMS_BACKEND = "tests.accounts.test_pages.ProviderSMSBackend"
+    ProviderSMSBackend.sent.clear()
+    return ProviderSMSBackend.sent
+
+
+def test_the_code_page_tells_where_texts_go_when_none_is_really_sent(client, settings):
+    settings.SMS_DEV_OUTBOX = True
+    signup(client, lang="zh-CN", phone="138 1234 5678")
+    page = client.get("/accounts/phone/verify/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "开发模式：短信不会真的发出，验证码在 /dev/sms/ 和服务器日志中" in re.sub(r"<[^>]+>", "", page)
+    assert 'href="/dev/sms/"' in page
+
+
+@pytest.mark.parametrize(("backend", "outbox"), [
+    ("tests.accounts.test_pages.ProviderSMSBackend", True),
+    ("accounts.sms.ConsoleSMSBackend", False),
+])
+def test_the_code_page_has_no_development_hint_without_the_dev_outbox(client, settings, backend, outbox):
+    settings.SMS_BACKEND, settings.SMS_DEV_OUTBOX = backend, outbox
+    signup(client, lang="zh-CN", phone="138 1234 5678")
+    page = client.get("/accounts/phone/verify/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "验证码" in page and "/dev/sms/" not in page and "开发模式" not in page
+
+
+def test_signing_up_by_mobile_greets_the_masked_number_not_the_username(client, sms_provider,
+                                                                       django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # texts leave after the commit
+        signup(client, lang="zh-CN", phone="138 1234 5678")
+    code = re.search(r"\b(\d{6})\b", sms_provider[-1]).group(1)
+    page = client.post("/accounts/phone/verify/", {"code": code}, HTTP_ACCEPT_LANGUAGE="zh-CN", follow=True).content.decode()
+    user = User.objects.get(mobile="+8613812345678")
+    assert user.mobile_verified and "以 138****5678 成功登录。" in page
+    assert f"以 {user.username} 成功登录" not in page
+
+
+@pytest.mark.parametrize(("display_name", "shown"), [("李雷", "李雷"), ("", "li.lei@example.com")])
+def test_logging_in_greets_the_display_name_or_else_the_email(client, display_name, shown):
+    UserFactory(username="user-internal", email="li.lei@example.com", display_name=display_name)
+    page = client.post("/accounts/login/", {"login": "li.lei@example.com", "password": "correct-horse-battery"},
+                       HTTP_ACCEPT_LANGUAGE="en", follow=True).content.decode()
+    assert f"Successfully signed in as {shown}." in page
+    assert "user-internal" not in page
+
+
+# --- leftover English and punctuation on Chinese pages ----------------------------------
+def test_the_language_menu_names_each_language_in_itself(client):
+    for lang in ("zh-CN", "en"):
+        page = client.get("/", HTTP_ACCEPT_LANGUAGE=lang).content.decode()
+        assert re.search(r'<option value="en"[^>]*>English</option>', page), lang
+        assert re.search(r'<option value="zh-hans"[^>]*>简体中文</option>', page), lang
+        assert "英语" not in page
+
+
+def test_the_sign_up_page_ends_its_login_prompt_with_a_chinese_full_stop(client):
+    page = client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "登录</a>。" in page
+    assert "登录</a>." not in page

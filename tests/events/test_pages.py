@@ -170,3 +170,65 @@ def test_the_home_page_shows_upcoming_events(client, publisher, admin, category)
     create(publisher, category, status=S.APPROVED, admin=admin, title="Jazz night upcoming")
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Jazz night upcoming" in page and "上海" in page
+
+
+# --- Chinese pages and formatted descriptions ---------------------------------------------
+def test_chinese_selects_prompt_in_chinese(client, publisher, category):
+    client.force_login(publisher)
+    for url in ("/publisher/events/new/", "/events/"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+        assert "- Select an option -" not in page, url
+    assert "— 请选择 —" in client.get("/publisher/events/new/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+
+def test_the_event_form_says_which_formatting_the_description_keeps(client, publisher):
+    client.force_login(publisher)
+    page = client.get("/publisher/events/new/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "空一行开始新段落" in page and "**粗体**" in page
+
+
+FORMATTED = """第一段，第一行
+第一段，第二行
+
+这里有 **粗体** 和 *斜体*。
+
+- 早鸟票
+- 学生票
+
+详情见 [官网](https://example.com/jazz)。"""
+
+
+def test_a_description_keeps_paragraphs_line_breaks_bold_lists_and_links(client, publisher, admin, category):
+    event = create(publisher, category, status=S.APPROVED, admin=admin, description=FORMATTED)
+    page = client.get(f"/events/{event.pk}/").content.decode()
+    assert "<p>第一段，第一行<br>\n第一段，第二行</p>" in page
+    assert "<p>这里有 <strong>粗体</strong> 和 <em>斜体</em>。</p>" in page
+    assert "<ul>\n<li>早鸟票</li>\n<li>学生票</li>\n</ul>" in page
+    assert '<a href="https://example.com/jazz" rel="noopener nofollow">官网</a>' in page
+    assert "**" not in page.split('event-description">')[1].split("</section>")[0]
+
+
+def test_a_description_written_as_html_still_shows_its_paragraphs(client, publisher, admin, category):
+    event = create(publisher, category, status=S.APPROVED, admin=admin, description="<p>今晚爵士</p><p>请提前入场</p>")
+    page = client.get(f"/events/{event.pk}/").content.decode()
+    assert "<p>今晚爵士</p><p>请提前入场</p>" in page
+
+
+XSS = """<script>alert("x1")</script>
+
+[点我](javascript:alert("x2")) <a href="javascript:alert('x3')">也点我</a>
+
+<img src="x" onerror="alert('x4')"> <p onclick="alert('x5')">段落</p>"""
+
+
+@pytest.mark.parametrize("stored", ["saved by the publisher", "straight into the database"])
+def test_scripts_event_handlers_and_javascript_links_in_a_description_stay_inert(
+        client, publisher, admin, category, stored):
+    event = create(publisher, category, status=S.APPROVED, admin=admin, description=XSS)
+    if stored == "straight into the database":  # as an import or an old row might hold it
+        Event.objects.filter(pk=event.pk).update(description=XSS)
+    page = client.get(f"/events/{event.pk}/").content.decode()
+    description = page.split('event-description">')[1].split("</section>")[0]
+    assert "<script" not in description and "onerror" not in description and "onclick" not in description
+    assert 'href="javascript' not in description and "<img" not in description
+    assert "段落" in description and "也点我" in description

@@ -1,10 +1,13 @@
-"""The seat-map socket on a real ASGI server: changes reach every open map, reconnecting gets the truth."""
+"""The seat-map socket on a real ASGI server: changes reach every open map, reconnecting gets the truth,
+and a client that floods it or sends garbage is answered in bounded, clean ways."""
 
 import asyncio
 import json
+import logging
 
 import channels.consumer
 import websockets
+from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -12,8 +15,10 @@ from django.test import Client
 from tests.factories import UserFactory
 from tests.helpers.aio import run
 from tests.tickets.factories import draft, ga_session, seat_ids, seated_session
+import ticketing.consumers
+from ticketing.asgi import application
 from tickets import services
-from tickets.consumers import SeatMapConsumer
+from tickets.consumers import RESYNC_BURST, RESYNC_PER_SECONDS, SeatMapConsumer
 from tickets.services import owner_token
 
 
@@ -153,3 +158,94 @@ def test_a_change_is_forwarded_without_a_trip_to_the_database_thread(monkeypatch
     run(consumer.dispatch({"type": "seatmap.changed", "seats": [[7, "held", "abc", 1]], "stock": {}}))
 
     assert json.loads(sent[0]["text"]) == {"type": "changes", "seats": [[7, "held", "abc", 1]], "stock": {}}
+
+
+# --- what a misbehaving client gets ------------------------------------------------------------
+def seat_map_communicator(session_id: int) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/seatmap/{session_id}/", headers=[(b"origin", b"http://127.0.0.1")])
+
+
+async def everything_sent(communicator: WebsocketCommunicator) -> list[dict]:
+    """What the server sent until it closed the socket (or went quiet for two seconds)."""
+    sent = []
+    while True:
+        try:
+            message = await communicator.receive_output(timeout=2)
+        except TimeoutError:
+            return sent
+        sent.append(message)
+        if message["type"] == "websocket.close":
+            return sent
+
+
+def test_two_thousand_resyncs_on_one_socket_get_a_few_snapshots_a_warning_and_a_close(transactional_db, caplog):
+    session, _types = seated_session(rows=10, seats=20)
+
+    async def scenario():
+        communicator = seat_map_communicator(session.pk)
+        assert (await communicator.connect())[0]
+        first = await communicator.receive_json_from(timeout=5)
+        for _ in range(2000):
+            await communicator.send_json_to({"action": "resync"})
+        sent = await everything_sent(communicator)
+        await communicator.disconnect()
+        return first, sent
+
+    with caplog.at_level(logging.INFO):
+        first, sent = run(scenario())
+
+    replies = [json.loads(message["text"]) for message in sent if message["type"] == "websocket.send"]
+    assert [reply["type"] for reply in replies] == ["snapshot"] * RESYNC_BURST + ["error"]
+    assert replies[-1]["code"] == "slow_down"
+    assert sent[-1] == {"type": "websocket.close", "code": 1008}
+    assert sum(len(message.get("text", "")) for message in sent) < (RESYNC_BURST + 1) * len(json.dumps(first))
+    lines = [record for record in caplog.records if record.name == "ticketing.consumers"]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING and lines[0].exc_info is None
+
+
+def test_a_map_told_to_slow_down_gets_snapshots_again_after_a_pause(transactional_db, monkeypatch):
+    session, _types = seated_session()
+    clock = [1000.0]
+    monkeypatch.setattr(ticketing.consumers, "monotonic", lambda: clock[0])
+
+    async def kinds_of_replies(communicator, *, resyncs: int, replies: int) -> list[str]:
+        for _ in range(resyncs):
+            await communicator.send_json_to({"action": "resync"})
+        return [(await communicator.receive_json_from(timeout=5))["type"] for _ in range(replies)]
+
+    async def scenario():
+        communicator = seat_map_communicator(session.pk)
+        assert (await communicator.connect())[0]
+        await communicator.receive_json_from(timeout=5)
+        burst = await kinds_of_replies(communicator, resyncs=RESYNC_BURST + 3, replies=RESYNC_BURST + 1)
+        assert await communicator.receive_nothing(timeout=0.3)  # one warning, the rest ignored
+        clock[0] += RESYNC_PER_SECONDS
+        later = await kinds_of_replies(communicator, resyncs=1, replies=1)
+        await communicator.disconnect()
+        return burst, later
+
+    burst, later = run(scenario())
+
+    assert burst == ["snapshot"] * RESYNC_BURST + ["error"]
+    assert later == ["snapshot"]
+
+
+def test_an_unknown_session_or_a_binary_frame_closes_the_map_cleanly(transactional_db, caplog):
+    session, _types = seated_session()
+
+    async def scenario():
+        unknown = await seat_map_communicator(999_999_999).connect()
+        communicator = seat_map_communicator(session.pk)
+        await communicator.connect()
+        await communicator.receive_json_from(timeout=5)
+        await communicator.send_to(bytes_data=b"\x81\x00")
+        closed = await communicator.receive_output(timeout=5)
+        await communicator.disconnect()
+        return unknown, closed
+
+    with caplog.at_level(logging.INFO):
+        unknown, closed = run(scenario())
+
+    assert unknown == (False, 4404)
+    assert closed == {"type": "websocket.close", "code": 1003}
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
