@@ -1,6 +1,7 @@
 """Reads of events: the public search (page and API share it), a publisher's own
 list, the review queue, who may see one event, and the home page's lists."""
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
@@ -235,3 +236,19 @@ def may_see(event: Event, user) -> bool:
         return True
     signed_in = getattr(user, "is_authenticated", False)
     return signed_in and (user.pk == event.publisher_id or getattr(user, "role", "") == Role.ADMIN)
+
+
+# What the review page shows of an event's inventory. The tickets app registers it at start-up
+# (tickets.apps), so the catalogue asks without importing the app that stands on it.
+_review_inventory: Callable[[Event], dict] | None = None
+
+
+def review_inventory_register(provider: Callable[[Event], dict]) -> None:
+    global _review_inventory
+    _review_inventory = provider
+
+
+def event_review_inventory(event: Event) -> dict:
+    """The event's ticket types, seat maps and sessions for its reviewer (see tickets.publisher_views.
+    inventory_overview); nothing when no inventory app registered itself."""
+    return _review_inventory(event) if _review_inventory is not None else {}

@@ -146,4 +146,5 @@ def review_detail(request, pk: int):
         return redirect("events:review_queue")
     history = event.transitions.select_related("actor")
     return render(request, "events/review_detail.html", {"event": event, "form": form, "history": history,
-                                                         "cancel_form": CancelForm(), "is_pending": event.status == EventStatus.PENDING})
+                                                         "cancel_form": CancelForm(), "is_pending": event.status == EventStatus.PENDING,
+                                                         "inventory": selectors.event_review_inventory(event)})

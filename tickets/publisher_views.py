@@ -65,11 +65,9 @@ def _colours(ticket_types) -> dict[int, str]:
     return {t.pk: t.colour for t in ticket_types}
 
 
-@role_required(Role.PUBLISHER)
-@require_GET
-def manage(request, pk: int):
-    """Ticket types, seat maps and sessions of one event, with live stock. Roles: publisher (owner)."""
-    event = _own_event(request, pk)
+def inventory_overview(event: Event) -> dict:
+    """An event's ticket types (tiers in words), seat maps (with the SVG preview) and sessions (live
+    stock, capacity, sales state): what its publisher manages and what an admin reviews."""
     ticket_types = list(event.ticket_types.prefetch_related("tiers"))
     for ticket_type in ticket_types:
         ticket_type.tier_texts = [tier_text(t) for t in ticket_type.tiers.all()]
@@ -85,12 +83,18 @@ def manage(request, pk: int):
         rows[row.session_id].append(row)
     for session in sessions:
         session.stock = rows[session.pk]
+        session.capacity = sum(row.total for row in session.stock)
         session.on_sale = session.sales_open(now)
         session.sales_ended = session.sales_end <= now
-    context = {
-        "event": event, "ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions,
-        "read_only": event.status == EventStatus.CANCELLED,
-    }
+    return {"ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions}
+
+
+@role_required(Role.PUBLISHER)
+@require_GET
+def manage(request, pk: int):
+    """Ticket types, seat maps and sessions of one event, with live stock. Roles: publisher (owner)."""
+    event = _own_event(request, pk)
+    context = {"event": event, **inventory_overview(event), "read_only": event.status == EventStatus.CANCELLED}
     return render(request, "tickets/manage.html", context)
 
 

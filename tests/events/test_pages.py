@@ -232,3 +232,53 @@ def test_scripts_event_handlers_and_javascript_links_in_a_description_stay_inert
     assert "<script" not in description and "onerror" not in description and "onclick" not in description
     assert 'href="javascript' not in description and "<img" not in description
     assert "段落" in description and "也点我" in description
+
+
+def test_an_event_without_a_cover_shows_its_title_and_category_instead_of_an_empty_block(client, publisher, admin,
+                                                                                          category):
+    event = create(publisher, category, status=S.APPROVED, admin=admin, title="Jazz night without a cover")
+    for url in ("/", "/events/", f"/events/{event.pk}/"):
+        page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        start = page.index('data-testid="cover-placeholder"')
+        placeholder = page[start:page.index("</div>", start)]
+        assert "Jazz night without a cover" in placeholder and "爵士" in placeholder, url
+
+
+def test_the_review_page_shows_the_cover_ticket_types_prices_sessions_and_seat_map(client, publisher, admin, category):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from tickets import services as inventory
+    from tickets.services import TierData
+
+    jpeg = BytesIO()
+    Image.new("RGB", (800, 450), "#c2185b").save(jpeg, "JPEG")
+    event = create(publisher, category, cover=SimpleUploadedFile("cover.jpg", jpeg.getvalue(), "image/jpeg"))
+    early_bird = timezone.make_aware(timezone.datetime(2026, 12, 20, 23, 59))
+    vip = inventory.ticket_type_create(actor=publisher, event=event, name="VIP 内场", base_price=880)
+    standard = inventory.ticket_type_create(
+        actor=publisher, event=event, name="标准票", base_price=380,
+        tiers=[TierData(kind="time", adjust_percent=-20, until=early_bird, label="早鸟")])
+    seat_map = inventory.seat_map_create(actor=publisher, event=event, name="主厅 Main hall", layout={
+        "stage": "舞台", "sections": [{"name": "池座", "ticket_type": vip.pk, "rows": 2, "seats": 6, "first_row": "A"}]})
+    now = timezone.now()
+    inventory.session_create(actor=publisher, event=event, name="晚场", hall="一号厅", start_time=event.start_time,
+                             end_time=event.end_time, sales_start=now, sales_end=event.start_time, seat_map=seat_map)
+    inventory.session_create(actor=publisher, event=event, hall="二号厅", start_time=event.start_time,
+                             end_time=event.end_time, sales_start=now, sales_end=event.start_time,
+                             stock={standard.pk: 150})
+    services.event_submit(actor=publisher, event=event)
+    event.refresh_from_db()
+
+    client.force_login(admin)
+    page = client.get(f"/review/events/{event.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f'src="{event.cover.url}"' in page
+    assert "VIP 内场" in page and "¥880.00" in page and "标准票" in page and "¥380.00" in page
+    assert "早鸟 −20%" in page and "12-20 23:59" in page
+    start = timezone.localtime(event.start_time).strftime("%Y-%m-%d %H:%M")
+    assert page.count(start) >= 3  # the event's times and each session's
+    assert "一号厅" in page and "二号厅" in page and "晚场" in page
+    assert 'data-testid="review-session"' in page and ">12<" in page and ">150<" in page  # capacities
+    assert page.count('class="seatmap-svg"') == 1 and "主厅 Main hall" in page
