@@ -1,8 +1,12 @@
-"""allauth's hooks: phone numbers live on User.mobile, texts go through accounts.sms."""
+"""allauth's hooks: phone numbers live on User.mobile, texts go through accounts.sms, and a social
+provider nobody configured does not exist."""
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django import forms
 from django.contrib.sites.shortcuts import get_current_site
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -78,3 +82,16 @@ class AccountAdapter(DefaultAccountAdapter):
         except forms.ValidationError:
             return None
         return User.objects.filter(mobile=phone).first()
+
+
+class ProviderNotConfigured(SocialApp.DoesNotExist, Http404):
+    """No app (client id and secret) for the provider: still SocialApp.DoesNotExist for allauth's
+    own callers, a 404 for visitors of its login and callback URLs instead of a 500."""
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request, provider, client_id=None):
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist:
+            raise ProviderNotConfigured(f"social login provider {provider!r} is not configured") from None
