@@ -119,6 +119,7 @@ def _hold_context(request, session: Session) -> dict:
         left = max(int((hold.expires_at - now).total_seconds()), 0)
         hold.countdown = f"{left // 60:02d}:{left % 60:02d}"
     return {"session": session, "holds": holds, "holds_total": sum((h.total_price for h in holds), Decimal("0")),
+            "holds_count": sum(h.quantity for h in holds), "sales_open": session.sales_open(now) and session.event.is_public,
             "server_now": f"{now.timestamp():.3f}", "login_url": _login_url(session)}
 
 

@@ -1,11 +1,13 @@
 // One session's live inventory (templates/tickets/session.html).
 // - Seated: draws the seats as SVG from the state JSON (#seatmap-state), zooms and
 //   pans by rewriting the viewBox, and holds / lets go of a seat per click through
-//   PUT / DELETE /api/tickets/lock/<seat>.
+//   PUT / DELETE /api/tickets/lock/<seat>. On a phone (or any touch screen) it opens
+//   zoomed in far enough for a finger, on the section where a seat is easiest to find.
 // - Both kinds: a socket (/ws/seatmap/<session>/) sends a snapshot on connect and
 //   then every change; held seats free themselves when their time is up; the
 //   hold panel (htmx) is refreshed when the buyer's own seats change, and its
-//   countdowns tick here.
+//   countdowns tick here, in the panel and in the phone's bottom bar (#hold-bar).
+// - General admission: the bottom bar counts and prices the quantities being chosen.
 // The page works without this file for general admission (the form posts normally).
 (() => {
   "use strict";
@@ -14,10 +16,15 @@
 
   const SVG_NS = "http://www.w3.org/2000/svg";
   const SEAT = 18; // px, as tickets/seatmaps.py draws them
+  const PITCH = 24; // between seat centres: each seat's hit area is a whole pitch, so taps between seats still count
   const MARGIN = 24;
   const STAGE_HEIGHT = 32;
   const MAX_ZOOM = 8;
+  const MAX_SCALE = 3; // screen px per map px: always room to zoom until a seat is 54 px
+  const TAP_PX = 28; // a seat's hit area on a phone at first sight (24 px is the least a finger can aim at)
+  const COMPACT_HEIGHT = 0.6; // of the viewport: the phone's map leaves room above and below to scroll the page
   const DRAG_PX = 6;
+  const compactQuery = window.matchMedia("(max-width: 575.98px), (pointer: coarse)");
 
   const readJSON = (id) => JSON.parse(document.getElementById(id).textContent);
   const t = readJSON("seatmap-strings");
@@ -87,6 +94,7 @@
     const panel = document.getElementById("hold-panel");
     if (panel && event.target === panel) syncClock(panel);
     countdowns();
+    showPick(); // the bottom bar came back with the panel (out of band)
   });
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "messages") event.target.scrollIntoView({ behavior: "smooth", block: "nearest" });
@@ -96,9 +104,28 @@
     gaForm.addEventListener("htmx:afterRequest", (event) => {
       if (event.detail.successful && event.detail.xhr.status < 300 && event.detail.target.id === "hold-panel") {
         gaForm.reset();
+        showPick();
         resync(); // our own counters at once, whatever the broadcast does
       }
     });
+    gaForm.addEventListener("change", () => showPick());
+  }
+
+  // General admission, nothing held yet: the bottom bar counts and prices what is chosen.
+  function showPick() {
+    const count = document.querySelector("[data-bar-pick]");
+    if (!count || !gaForm) return;
+    let n = 0;
+    let cents = 0;
+    gaForm.querySelectorAll(".ga-qty").forEach((select) => {
+      const qty = Number(select.value) || 0;
+      const tt = types.get(Number(select.name.replace("qty-", "")));
+      n += qty;
+      cents += qty * Math.round(Number(tt ? tt.price : 0) * 100);
+    });
+    count.textContent = count.dataset.template.replace("__N__", n);
+    const total = document.querySelector("[data-bar-pick-total]");
+    if (total) total.textContent = `¥${(cents / 100).toFixed(2)}`;
   }
 
   // --- stock and prices ---------------------------------------------------------------
@@ -131,6 +158,7 @@
       const tt = types.get(Number(el.dataset.priceFor));
       if (tt) el.textContent = tt.price;
     });
+    showPick();
   }
 
   let stockFrame = 0;
@@ -185,9 +213,12 @@
   }
 
   // --- drawing and the view box -------------------------------------------------------------
+  // The view box always has the shape of the SVG on screen, so `box.w / view.w` is the
+  // scale (screen px per map px) in both directions.
   const canvas = document.getElementById("seatmap");
   let svg = null;
   let full = { w: 1, h: 1 };
+  let box = { w: 1, h: 1 };
   let view = null;
 
   function make(tag, attrs, parent) {
@@ -201,7 +232,6 @@
     full = { w: Math.max(state.width, 1), h: Math.max(state.height, 1) };
     svg = make("svg", { viewBox: `0 0 ${full.w} ${full.h}`, class: "seatmap-svg", role: "group",
                         "aria-label": t.map, "data-testid": "seatmap-svg" });
-    svg.style.aspectRatio = `${full.w} / ${full.h}`;
     svg.style.maxWidth = `${Math.round(full.w * 2.2)}px`;
     make("rect", { x: MARGIN, y: MARGIN, width: full.w - 2 * MARGIN, height: STAGE_HEIGHT, rx: 6, class: "seatmap-stage" }, svg);
     make("text", { x: full.w / 2, y: MARGIN + 21, "text-anchor": "middle", class: "seatmap-stage-label" }, svg)
@@ -211,12 +241,14 @@
     });
     const layer = make("g", { class: "seatmap-seats" }, svg);
     const half = SEAT / 2;
+    const pad = (PITCH - SEAT) / 2;
     seats.forEach((s) => {
       const g = make("g", { transform: `translate(${s.x - half} ${s.y - half})`, tabindex: "0", role: "button",
                             "data-seat": s.id }, layer);
       const tt = types.get(s.type);
       g.style.setProperty("--seat-colour", tt ? tt.colour : "#6c757d");
-      make("rect", { width: SEAT, height: SEAT, rx: 4 }, g);
+      make("rect", { x: -pad, y: -pad, width: PITCH, height: PITCH, class: "seat-hit" }, g);
+      make("rect", { width: SEAT, height: SEAT, rx: 4, class: "seat-box" }, g);
       make("path", { d: "M5 5L13 13M13 5L5 13", class: "seat-cross" }, g);
       make("path", { d: "M4.5 9.5L7.8 12.6L13.5 5.8", class: "seat-tick" }, g);
       s.el = g;
@@ -224,22 +256,99 @@
     });
     canvas.replaceChildren(svg);
     bindView();
-    setView({ x: 0, y: 0, w: full.w });
+    layOut(true);
   }
 
+  // A phone's map is as tall as the map at a finger's scale, up to 60% of the screen;
+  // elsewhere it keeps the map's own shape.
+  function sizeSvg() {
+    const compact = compactQuery.matches;
+    canvas.classList.toggle("is-compact", compact);
+    if (compact) {
+      const scale = Math.max((canvas.clientWidth || full.w) / full.w, TAP_PX / PITCH);
+      svg.style.aspectRatio = "auto";
+      svg.style.height = `${Math.round(Math.min(full.h * scale, window.innerHeight * COMPACT_HEIGHT))}px`;
+    } else {
+      svg.style.height = "";
+      svg.style.aspectRatio = `${full.w} / ${full.h}`;
+    }
+    const r = svg.getBoundingClientRect();
+    box = r.width > 0 && r.height > 0 ? { w: r.width, h: r.height } : { ...full };
+    const mapShaped = (box.w * full.h) / full.w;
+    if (Math.abs(box.h - mapShaped) < 1) box.h = mapShaped; // the map's shape, less sub-pixel rounding
+  }
+
+  const aspect = () => box.h / box.w;
+  const fitWidth = () => Math.max(full.w, full.h / aspect());
+  const minWidth = () => Math.min(fitWidth() / MAX_ZOOM, box.w / MAX_SCALE);
+  function fitView() {
+    const w = fitWidth();
+    return { x: (full.w - w) / 2, y: (full.h - w * aspect()) / 2, w };
+  }
+
+  // Where a phone opens: the section with the most free seats, where a buyer is likeliest to
+  // find seats together without panning; a tie goes to the cheaper section, then to the one
+  // nearer the stage. Centred on that section's free seats, its front rows first if it is tall.
+  function bestSectionView(w) {
+    const sections = new Map();
+    seats.forEach((s) => {
+      if (s.status !== "free") return;
+      const price = Number((types.get(s.type) || {}).price) || 0;
+      const a = sections.get(s.section) || { free: 0, price, x0: s.x, x1: s.x, y0: s.y, y1: s.y };
+      a.free += 1;
+      a.price = Math.min(a.price, price);
+      a.x0 = Math.min(a.x0, s.x); a.x1 = Math.max(a.x1, s.x);
+      a.y0 = Math.min(a.y0, s.y); a.y1 = Math.max(a.y1, s.y);
+      sections.set(s.section, a);
+    });
+    const best = [...sections.values()].sort((a, b) => b.free - a.free || a.price - b.price || a.y0 - b.y0)[0];
+    if (!best) return null;
+    const h = w * aspect();
+    const top = best.y0 - PITCH * 1.5; // the section's label shows above its first row
+    const y = best.y1 + PITCH - top <= h ? (best.y0 + best.y1) / 2 - h / 2 : top;
+    return { x: (best.x0 + best.x1) / 2 - w / 2, y, w };
+  }
+
+  function initialView() {
+    const fit = fitView();
+    const w = box.w / (TAP_PX / PITCH);
+    if (!compactQuery.matches || w >= fit.w) return fit;
+    return bestSectionView(w) || fit;
+  }
+
+  // Sizes the map for the screen; the first time it opens on the initial view, later (a turned
+  // phone, a resized window) it keeps its centre and scale, or the whole map if that was shown.
+  function layOut(initial) {
+    const before = view && { ...box };
+    const whole = view && view.w >= fitWidth() - 0.001;
+    sizeSvg();
+    if (initial || !view) {
+      setView(initialView());
+    } else if (whole) {
+      setView(fitView());
+    } else {
+      const w = view.w * (box.w / before.w);
+      const cx = view.x + view.w / 2;
+      const cy = view.y + view.h / 2;
+      setView({ x: cx - w / 2, y: cy - (w * aspect()) / 2, w });
+    }
+  }
+
+  const round = (n) => Math.round(n * 100) / 100;
   function setView(next) {
-    const w = clamp(next.w, full.w / MAX_ZOOM, full.w);
-    const h = (w * full.h) / full.w;
+    const fw = fitWidth();
+    const w = clamp(next.w, minWidth(), fw);
+    const h = w * aspect();
     const x = clamp(next.x, Math.min(0, full.w - w), Math.max(0, full.w - w));
     const y = clamp(next.y, Math.min(0, full.h - h), Math.max(0, full.h - h));
     view = { x, y, w, h };
-    svg.setAttribute("viewBox", `${x} ${y} ${w} ${h}`);
-    root.querySelectorAll("[data-zoom=out], [data-zoom=reset]").forEach((b) => { b.disabled = w >= full.w; });
-    root.querySelectorAll("[data-zoom=in]").forEach((b) => { b.disabled = w <= full.w / MAX_ZOOM + 0.001; });
+    svg.setAttribute("viewBox", `${round(x)} ${round(y)} ${round(w)} ${round(h)}`);
+    root.querySelectorAll("[data-zoom=out], [data-zoom=reset]").forEach((b) => { b.disabled = w >= fw - 0.001; });
+    root.querySelectorAll("[data-zoom=in]").forEach((b) => { b.disabled = w <= minWidth() + 0.001; });
   }
 
   function zoomAt(factor, cx, cy, from = view) {
-    const w = clamp(from.w / factor, full.w / MAX_ZOOM, full.w);
+    const w = clamp(from.w / factor, minWidth(), fitWidth());
     const k = w / from.w;
     setView({ x: cx - (cx - from.x) * k, y: cy - (cy - from.y) * k, w });
   }
@@ -261,9 +370,17 @@
         const cy = view.y + view.h / 2;
         if (button.dataset.zoom === "in") zoomAt(1.6, cx, cy);
         else if (button.dataset.zoom === "out") zoomAt(1 / 1.6, cx, cy);
-        else setView({ x: 0, y: 0, w: full.w });
+        else setView(fitView());
       });
     });
+
+    let lastWidth = canvas.clientWidth;
+    new ResizeObserver(() => {
+      if (!svg || Math.abs(canvas.clientWidth - lastWidth) < 1) return;
+      lastWidth = canvas.clientWidth;
+      layOut(false);
+    }).observe(canvas);
+    compactQuery.addEventListener("change", () => layOut(true));
 
     canvas.addEventListener("wheel", (event) => {
       if (!svg) return;
