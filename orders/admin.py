@@ -3,7 +3,7 @@
 
 from django.contrib import admin
 
-from orders.models import LedgerEntry, Order, Payment, Refund, Scan, Ticket, Wallet
+from orders.models import CheckIn, LedgerEntry, Order, Payment, Refund, Scan, Ticket, Wallet
 from ticketing.admin import ReadOnlyMixin
 
 
@@ -57,7 +57,17 @@ class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Scan)
 class ScanAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["at", "event", "by", "result", "ticket"]
-    list_filter = ["result"]
+    list_display = ["at", "event", "by", "result", "override_of", "ticket"]
+    list_filter = ["result", "override_of"]
     search_fields = ["code", "event__title", "by__username"]
     list_select_related = ["event", "by", "ticket__event", "ticket__seat", "ticket__ticket_type"]
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Who let each ticket in and when; `overridden_by` marks an admin's admission on another day."""
+
+    list_display = ["at", "ticket", "by", "overridden_by"]
+    list_filter = [("overridden_by", admin.EmptyFieldListFilter)]
+    search_fields = ["ticket__code", "ticket__event__title", "by__username", "overridden_by__username"]
+    list_select_related = ["by", "overridden_by", "ticket__event", "ticket__seat", "ticket__ticket_type"]

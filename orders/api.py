@@ -227,7 +227,10 @@ class CheckinView(APIView):
     permission_classes = [roles(*ANY_ROLE)]  # door staff may be customer accounts; the service checks the event
 
     @extend_schema(summary="Check a ticket in at the door", description="The event's publisher, its named staff "
-                   "and admins. Every scan is recorded; the same nonce returns the same answer.",
+                   "and admins. Every scan is recorded; the same nonce returns the same answer. A ticket for a "
+                   "session on another day is refused (`wrong_day`, `session_over`) with the session's date; an "
+                   "admin may send it again with a new nonce and `override: true` to admit it (recorded); "
+                   "`override` from anyone else is 403 `override_not_allowed`.",
                    request=CheckinSerializer, responses={200: ScanResultSerializer, 403: ERRORS, 404: ERRORS},
                    tags=["orders"])
     def post(self, request):
@@ -237,16 +240,19 @@ class CheckinView(APIView):
         event = Event.objects.filter(pk=v["event"]).first()
         if event is None or not services.can_check_in(request.user, event):
             raise NotFound(_("No such event among those you check in."))
-        outcome = services.checkin_scan(staff=request.user, event=event, code=v["code"], nonce=v["nonce"])
+        outcome = services.checkin_scan(staff=request.user, event=event, code=v["code"], nonce=v["nonce"],
+                                        override=v["override"])
         ticket = outcome.ticket
         return Response(ScanResultSerializer({
             "result": outcome.scan.result, "admitted": outcome.admitted, "message": outcome.message,
             "ticket": {"id": ticket.pk, "type": ticket.ticket_type.name,
                        "seat": str(ticket.seat.label) if ticket.seat_id else None,
-                       "session": ticket.session_id, "attendee_name": ticket.attendee_name,
+                       "session": ticket.session_id, "session_start": ticket.session.start_time.isoformat(),
+                       "attendee_name": ticket.attendee_name,
                        "attendee_id_masked": ticket.attendee_id_masked} if ticket else None,
             "checked_in_at": outcome.checkin.at if outcome.checkin else None,
             "checked_in_by": str(outcome.checkin.by) if outcome.checkin else None,
+            "override_of": outcome.scan.override_of, "overridable": outcome.overridable_by(request.user),
         }).data)
 
 

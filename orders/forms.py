@@ -68,6 +68,20 @@ class ScanForm(forms.Form):
                            widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "off",
                                                          "spellcheck": "false", "autofocus": True}))
     nonce = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    # Sent by the "admit anyway" button an admin sees on a refusal for the session's day.
+    override = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+class CheckinEventsForm(forms.Form):
+    """The door's event list: a search and today's events or all of them."""
+
+    TODAY, ALL = "today", "all"
+    q = forms.CharField(label=_("Search"), max_length=100, required=False)
+    when = forms.ChoiceField(choices=[(TODAY, _("Today")), (ALL, _("All"))], required=False)
+
+    def filters(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        return {"query": data.get("q", ""), "today_only": data.get("when") != self.ALL}
 
 
 class StaffAddForm(forms.Form):

@@ -227,8 +227,20 @@ class CheckIn(models.Model):
     """A ticket let in at the door. One per ticket, by the database."""
 
     ticket = models.OneToOneField(Ticket, on_delete=models.PROTECT, related_name="checkin")
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("checked in by"), on_delete=models.PROTECT,
+                           related_name="+")
+    at = models.DateTimeField(_("checked in at"), auto_now_add=True)
+    # The admin who let it in although its session was not at the door that day (`at` says when).
+    overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("override by"),
+                                      on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.ticket} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
 
 class ScanResult(models.TextChoices):
@@ -238,6 +250,7 @@ class ScanResult(models.TextChoices):
     OTHER_EVENT = "other_event", _("Ticket for another event")
     VOID = "void", _("Ticket refunded or void")
     SESSION_OVER = "session_over", _("This ticket's session is over")
+    WRONG_DAY = "wrong_day", _("Not today's session")
     NOT_ALLOWED = "not_allowed", _("Not staff of this event")
 
 
@@ -250,9 +263,13 @@ class Scan(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, null=True, blank=True, related_name="scans")
     code = models.CharField(max_length=255)
     result = models.CharField(max_length=16, choices=ScanResult.choices)
+    # On a scan an admin admitted by override: the refusal it would have had (wrong day, session over).
+    override_of = models.CharField(_("override of"), max_length=16, choices=ScanResult.choices, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
         ordering = ["-at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["by", "nonce"], name="scan_nonce_unique_per_scanner")]
 

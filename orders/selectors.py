@@ -1,11 +1,19 @@
 """Reads of orders, wallets and tickets. A pending order past its deadline reads as expired everywhere."""
 
-from django.db.models import Count, Prefetch, Q
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
+from accounts.models import Role
 from events.models import Event
-from orders.models import Order, OrderHold, OrderStatus, Refund, RefundStatus, Ticket, TicketStatus, Wallet
-from tickets.models import HoldItem
+from orders.models import (
+    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, Ticket, TicketStatus, Wallet,
+)
+from tickets.models import HoldItem, Session
+
+# Doors open this long before a session starts, even when that is still the day before (a 00:30 show).
+DOORS_OPEN_BEFORE = timedelta(hours=4)
 
 
 def hold_in_open_order(hold_id: int) -> bool:
@@ -77,10 +85,36 @@ def checkin_counts(event: Event) -> list[dict]:
              "total": r["total"], "checked_in": r["checked_in"]} for r in rows]
 
 
-def events_for_checkin(user):
-    """Events this user may check tickets in for: their own (publishers), those they staff, all (admins)."""
-    from accounts.models import Role
+def door_day_ends(now: datetime) -> datetime:
+    """Sessions starting before this are today's at the door: the next local midnight, or later while
+    doors open early. (A session that started yesterday and is still running is today's too.)"""
+    tomorrow = timezone.localdate(now) + timedelta(days=1)
+    midnight = timezone.make_aware(datetime.combine(tomorrow, time.min))
+    return max(midnight, now + DOORS_OPEN_BEFORE)
 
-    events = Event.objects.all() if user.role == Role.ADMIN else Event.objects.filter(
-        Q(publisher=user) | Q(staff__user=user)).distinct()
-    return events.filter(sessions__end_time__gt=timezone.now()).distinct().order_by("start_time")
+
+def session_at_the_door(session: Session, now: datetime | None = None) -> bool:
+    """Whether the door admits this session's tickets now: from its local day (or doors open) until it ends."""
+    now = now or timezone.now()
+    return session.start_time < door_day_ends(now) and session.end_time > now
+
+
+def events_for_checkin(user, *, query: str = "", today_only: bool = False):
+    """Events this user may check tickets in for (their own for publishers, those they staff, all for admins)
+    with a session still to come: those with a session at the door today first (`at_door_today`), then by
+    their next session (`next_session`). `query` matches title, venue or city."""
+    now = timezone.now()
+    events = Event.objects.all()
+    if user.role != Role.ADMIN:
+        events = events.filter(Q(publisher=user) | Q(pk__in=EventStaff.objects.filter(user=user).values("event_id")))
+    upcoming = Session.objects.filter(event=OuterRef("pk"), end_time__gt=now)
+    events = events.annotate(
+        at_door_today=Exists(upcoming.filter(start_time__lt=door_day_ends(now))),
+        next_session=Subquery(upcoming.order_by("start_time").values("start_time")[:1]),
+    ).filter(next_session__isnull=False)
+    query = (query or "").strip()
+    if query:
+        events = events.filter(Q(title__icontains=query) | Q(venue__icontains=query) | Q(city__icontains=query))
+    if today_only:
+        events = events.filter(at_door_today=True)
+    return events.order_by("-at_door_today", "next_session", "pk")

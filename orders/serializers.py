@@ -47,6 +47,8 @@ class CheckinSerializer(serializers.Serializer):
     event = serializers.IntegerField()
     code = serializers.CharField(max_length=255, trim_whitespace=True)
     nonce = serializers.CharField(max_length=64, help_text=_("Unique per scan; a re-sent scan gets the same answer."))
+    override = serializers.BooleanField(default=False, help_text=_(
+        "Admins only: admit a ticket refused for its session's day (wrong_day, session_over); recorded."))
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -141,6 +143,9 @@ class ScanResultSerializer(serializers.Serializer):
     ticket = serializers.DictField(allow_null=True)
     checked_in_at = serializers.DateTimeField(allow_null=True)
     checked_in_by = serializers.CharField(allow_null=True)
+    override_of = serializers.CharField(allow_blank=True, help_text=_(
+        "On a ticket admitted by an admin's override: the refusal overridden."))
+    overridable = serializers.BooleanField(help_text=_("Whether you may send this scan again with override."))
 
 
 class CallbackSerializer(serializers.Serializer):

@@ -24,13 +24,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Event
-from orders import codes
+from orders import codes, selectors
 from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
     Refund, RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
@@ -429,6 +429,19 @@ def staff_remove(*, actor: User, event: Event, user_id: int) -> None:
     EventStaff.objects.filter(event=event, user_id=user_id).delete()
 
 
+class OverrideNotAllowed(Forbidden):
+    code = "override_not_allowed"
+    default_message = _("Only an administrator may admit a ticket outside its session's day.")
+
+
+# Refusals for the time of the scan, not for the ticket itself: an admin may admit such a ticket anyway.
+OVERRIDABLE = (ScanResult.WRONG_DAY, ScanResult.SESSION_OVER)
+
+
+def can_override(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
 @dataclass
 class ScanOutcome:
     scan: Scan
@@ -439,33 +452,52 @@ class ScanOutcome:
     def admitted(self) -> bool:
         return self.scan.result == ScanResult.OK
 
+    def overridable_by(self, user: User) -> bool:
+        """Whether `user` may admit this refused ticket anyway (a second scan with `override`)."""
+        return self.scan.result in OVERRIDABLE and can_override(user)
+
     @property
     def message(self) -> str:
         """What the door staff read, in their language."""
         result = self.scan.result
+        session = self.ticket.session if self.ticket else None
+        when = formats.date_format(timezone.localtime(session.start_time), "DATETIME_FORMAT") if session else ""
+        if result == ScanResult.OK and self.scan.override_of:
+            return str(_("Admitted by an administrator's override: this ticket is for the session of %(when)s.")) % {
+                "when": when}
         if result == ScanResult.OK:
             return str(_("Admitted."))
         if result == ScanResult.ALREADY_USED and self.checkin:
             when = timezone.localtime(self.checkin.at).strftime("%Y-%m-%d %H:%M:%S")
             return str(_("Refused: already used at %(when)s, checked in by %(by)s.")) % {
                 "when": when, "by": self.checkin.by.display_name or self.checkin.by.username}
+        if result == ScanResult.WRONG_DAY and session:
+            return str(_("Refused: this ticket is for the session of %(when)s, not today's.")) % {"when": when}
+        if result == ScanResult.SESSION_OVER and session:
+            return str(_("Refused: this ticket is for the session of %(when)s, which is over.")) % {"when": when}
         return str(_("Refused: %(reason)s.")) % {"reason": ScanResult(result).label}
 
 
-def checkin_scan(*, staff: User, event: Event, code: str, nonce: str) -> ScanOutcome:
+def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: bool = False) -> ScanOutcome:
     """Checks a code in at the door of `event`. A ticket is admitted once (by the database); a second scan,
     a forged code, another event's ticket or a void one is refused, and every scan is recorded.
+    A ticket whose session is not at the door today (`selectors.session_at_the_door`) is refused with its
+    session's date, unless an admin scans it with `override`: then it is admitted and the check-in and the
+    scan record the override. `override` from anyone else raises OverrideNotAllowed and records nothing.
     The same `nonce` from the same scanner gets the same answer again (a re-sent scan)."""
     if not can_check_in(staff, event):
         raise Forbidden(_("You are not door staff of this event."))
+    if override and not can_override(staff):
+        raise OverrideNotAllowed()
     nonce = (nonce or "").strip()[:64]
     if not nonce:
         raise DomainError(_("A scan needs a nonce."), code="nonce_required")
-    previous = Scan.objects.filter(by=staff, nonce=nonce).select_related("ticket").first()
+    previous = Scan.objects.filter(by=staff, nonce=nonce).select_related("ticket__session").first()
     if previous is not None:
         return _outcome(previous)
     claims = codes.verify(code)
     ticket = None
+    override_of = ""
     if claims:
         ticket = (Ticket.objects.filter(code=code.strip())
                   .select_related("order", "seat", "ticket_type", "session").first())
@@ -475,19 +507,25 @@ def checkin_scan(*, staff: User, event: Event, code: str, nonce: str) -> ScanOut
         result, ticket = ScanResult.OTHER_EVENT, None
     elif ticket.status == TicketStatus.VOID:
         result = ScanResult.VOID
-    elif ticket.session.end_time <= timezone.now():
-        result = ScanResult.SESSION_OVER  # yesterday's ticket does not admit to today's session
+    elif not selectors.session_at_the_door(ticket.session):
+        # Yesterday's ticket does not admit to today's session, nor next week's (but an admin may say so).
+        refusal = ScanResult.SESSION_OVER if ticket.session.end_time <= timezone.now() else ScanResult.WRONG_DAY
+        if override:
+            result = _admit(ticket, staff, overridden=True)
+            override_of = refusal if result == ScanResult.OK else ""
+        else:
+            result = refusal
     else:
         result = _admit(ticket, staff)
     try:
         scan = Scan.objects.create(by=staff, nonce=nonce, event=event, ticket=ticket, code=code.strip()[:255],
-                                   result=result)
+                                   result=result, override_of=override_of)
     except IntegrityError:  # the same scan re-sent while this one ran
-        return _outcome(Scan.objects.get(by=staff, nonce=nonce))
+        return _outcome(Scan.objects.select_related("ticket__session").get(by=staff, nonce=nonce))
     return _outcome(scan)
 
 
-def _admit(ticket: Ticket, staff: User) -> str:
+def _admit(ticket: Ticket, staff: User, *, overridden: bool = False) -> str:
     try:
         with transaction.atomic():
             # The ticket's row lock first: doors scanning one code queue here. Racing straight for the
@@ -495,7 +533,7 @@ def _admit(ticket: Ticket, staff: User) -> str:
             # row that the winner must then update).
             if not Ticket.objects.select_for_update().filter(pk=ticket.pk, status=TicketStatus.VALID).exists():
                 return ScanResult.ALREADY_USED
-            CheckIn.objects.create(ticket=ticket, by=staff)
+            CheckIn.objects.create(ticket=ticket, by=staff, overridden_by=staff if overridden else None)
             Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.VALID).update(status=TicketStatus.USED)
             if not ticket.order.tickets.filter(status=TicketStatus.VALID).exists():
                 Order.objects.filter(pk=ticket.order_id, status=S.PAID).update(status=S.USED)

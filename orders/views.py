@@ -27,7 +27,9 @@ from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
 from events.models import Event
 from orders import providers, selectors, services
-from orders.forms import AttendeesForm, RefundRequestForm, RefundReviewForm, ScanForm, StaffAddForm, WalletAdjustForm
+from orders.forms import (
+    AttendeesForm, CheckinEventsForm, RefundRequestForm, RefundReviewForm, ScanForm, StaffAddForm, WalletAdjustForm,
+)
 from orders.models import EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, Wallet
 from ticketing.errors import DomainError, Forbidden
 
@@ -321,9 +323,16 @@ def refund_decide(request, pk: int):
 @role_required(*ANY_ROLE)
 @require_GET
 def checkin_events(request):
-    """Events the user may check tickets in for: their own, those they staff, all for admins.
-    Roles: any signed-in user (a customer named door staff included); the list is empty for others."""
-    return render(request, "orders/checkin_events.html", {"events": selectors.events_for_checkin(request.user)})
+    """Events the user may check tickets in for (their own, those they staff, all for admins): today's by
+    default (`when=all` for every one still to come, today's first), searched by title, venue or city (`q`),
+    in pages. Roles: any signed-in user (a customer named door staff included); the list is empty for others."""
+    form = CheckinEventsForm(request.GET)
+    filters = form.filters()
+    page = _page(request, selectors.events_for_checkin(request.user, **filters))
+    # An empty page says why: nothing today or no match (with a way out), or no event to check in at all.
+    has_events = bool(page.object_list) or selectors.events_for_checkin(request.user).exists()
+    return render(request, "orders/checkin_events.html", {"form": form, "page": page, "has_events": has_events,
+                                                          **filters})
 
 
 def _checkin_event(request, pk: int) -> Event:
@@ -345,6 +354,7 @@ def _scan_strings(event: Event) -> dict:
                        "instead."),
         "camera_denied": _("The camera could not be opened: %(reason)s"),
         "failed": _("The request failed; please try again."),
+        "override": _("Admit anyway (admin override)"),
     }
 
 
@@ -359,11 +369,13 @@ def checkin_page(request, pk: int):
     if request.method == "POST" and form.is_valid():
         # The nonce was rendered with the form: the same form sent twice gets the same answer.
         outcome = services.checkin_scan(staff=request.user, event=event, code=form.cleaned_data["code"],
-                                        nonce=form.cleaned_data["nonce"])
+                                        nonce=form.cleaned_data["nonce"], override=form.cleaned_data["override"])
     if request.method == "GET" or outcome is not None:
         form = ScanForm(initial={"nonce": secrets.token_hex(16)})
     return render(request, "orders/checkin.html", {
         "event": event, "form": form, "outcome": outcome, "counts": selectors.checkin_counts(event),
+        # An admin's "admit anyway" on a refusal for the session's day is a new scan: a fresh nonce.
+        "override_nonce": secrets.token_hex(16) if outcome and outcome.overridable_by(request.user) else None,
         "api_url": CHECKIN_API, "strings": _scan_strings(event), "is_publisher": event.publisher_id == request.user.pk})
 
 

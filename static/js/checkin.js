@@ -31,7 +31,7 @@
   };
 
   // Same look as templates/orders/partials/scan_result.html.
-  const showResult = (data) => {
+  const showResult = (data, scan) => {
     const ok = data.result === "ok";
     const box = el("div", `scan-result rounded-3 p-3 p-sm-4 text-white ${ok ? "bg-success" : "bg-danger"}`);
     box.dataset.testid = "scan-result";
@@ -48,10 +48,18 @@
       const what = [t.seat, t.type, strings.sessions[t.session]].filter(Boolean).join(" · ");
       if (what) box.append(el("div", "fs-5 mt-1", what));
     }
-    if (!ok && data.message) {
+    if ((!ok || data.override_of) && data.message) {
       const message = el("div", "mt-2", data.message);
       message.dataset.testid = "scan-message";
       box.append(message);
+    }
+    if (data.overridable && scan) {
+      // An admin's "admit anyway" is a new scan of the same code: a fresh nonce, the override flag.
+      const button = el("button", "btn btn-light btn-lg w-100 fw-semibold mt-3", strings.override);
+      button.type = "button";
+      button.dataset.testid = "override-submit";
+      button.addEventListener("click", () => { if (!busy) send({code: scan.code, nonce: newNonce(), override: true}); });
+      box.append(button);
     }
     resultBox.replaceChildren(box);
     if (navigator.vibrate) navigator.vibrate(ok ? 80 : [60, 60, 60]);
@@ -77,7 +85,8 @@
     method: "POST",
     credentials: "same-origin",
     headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": root.dataset.csrf},
-    body: JSON.stringify({event: Number(root.dataset.event), code: scan.code, nonce: scan.nonce}),
+    body: JSON.stringify({event: Number(root.dataset.event), code: scan.code, nonce: scan.nonce,
+                         override: Boolean(scan.override)}),
   });
 
   const send = async (scan, attempt = 0) => {
@@ -100,13 +109,14 @@
       // No check-in API answering here: the page's own form does the same scan.
       codeInput.value = scan.code;
       nonceInput.value = scan.nonce;
+      form.querySelector("[name=override]").value = scan.override ? "1" : "";
       form.submit();
       return;
     }
     pending = null;
     const data = await response.json().catch(() => ({}));
     if (response.ok && data.result) {
-      showResult(data);
+      showResult(data, scan);
       document.body.dispatchEvent(new Event("scanned"));  // the counts refresh now
     } else {
       showNotice(data.detail || strings.failed, "error");

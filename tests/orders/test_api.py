@@ -14,7 +14,7 @@ from accounts.serializers import RoleRefreshToken
 from orders import providers, services
 from orders.models import OrderStatus, Payment
 from tests.factories import UserFactory
-from tests.orders.flows import assert_wallet_consistent, paid_order, pending_order
+from tests.orders.flows import assert_wallet_consistent, doors_open, paid_order, pending_order
 from tests.tickets.factories import seat_ids, seated_session
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_refund_request_and_admin_review_over_the_api():
 
 
 def test_checkin_over_the_api_admits_once_and_refuses_forgeries():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     api = client_for(order.event.publisher)
     code = order.tickets.get().code
     body = {"event": order.event.pk, "code": code, "nonce": "n1"}

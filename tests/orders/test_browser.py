@@ -19,6 +19,7 @@ from orders.views import qr_png
 from tests.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.events.factories import ApprovedEventFactory
 from tests.factories import UserFactory
+from tests.orders.flows import doors_open
 from tests.tickets.factories import seat_ids, seated_session
 from tickets.services import hold_create
 from tests.helpers.browser import log_in, watch_errors
@@ -102,6 +103,7 @@ def test_a_buyer_pays_sees_the_qr_and_the_door_admits_each_ticket_once(browser, 
         codes = [t.code for t in order.tickets.order_by("pk")]
         assert tab.get_by_test_id("eticket-code").text_content().strip() == codes[0]
 
+        doors_open(order)  # the night of the show: the door admits its tickets
         # --- door staff (a customer account named by the publisher) type the code on a phone ---
         log_in(door_tab, "door@example.com")
         door_tab.goto("/checkin/")

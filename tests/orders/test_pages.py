@@ -18,6 +18,7 @@ from orders.models import (
 )
 from tests.factories import UserFactory
 from tests.orders.factories import held, paid_order, pending_order
+from tests.orders.flows import doors_open
 from tickets.models import SeatStatus, SessionSeat
 
 pytestmark = pytest.mark.django_db
@@ -307,7 +308,7 @@ def test_the_ticket_page_shows_a_big_qr_code_its_code_seat_and_status():
 
 def test_a_used_ticket_says_when_and_by_whom():
     buyer = UserFactory()
-    order = paid_order(buyer, seats=1)
+    order = doors_open(paid_order(buyer, seats=1))
     ticket = order.tickets.get()
     door = UserFactory(display_name="王门卫")
     services.staff_add(actor=order.event.publisher, event=order.event, login=door.username)
@@ -479,7 +480,7 @@ def scan(client, event, code: str, nonce: str | None = None):
 
 
 def test_the_door_form_admits_a_ticket_once_then_refuses_it_as_already_used():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     ticket = order.tickets.get()
     publisher = order.event.publisher
     publisher.display_name = "Door Dan"
@@ -506,7 +507,7 @@ def test_the_door_form_admits_a_ticket_once_then_refuses_it_as_already_used():
 
 
 def test_the_door_form_shows_the_attendee_of_a_real_name_ticket():
-    order = paid_order(UserFactory(), ga={"Standard": 1}, real_name=True)
+    order = doors_open(paid_order(UserFactory(), ga={"Standard": 1}, real_name=True))
     ticket = order.tickets.get()
 
     page = text(scan(english(order.event.publisher), order.event, ticket.code))
@@ -534,7 +535,7 @@ def test_forged_void_and_other_event_codes_are_refused_with_the_reason():
 
 
 def test_a_customer_named_door_staff_checks_in_and_other_customers_are_refused():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     customer = UserFactory()
     client = english(customer)
     assert "No events to check in" in text(client.get("/checkin/"))
@@ -552,7 +553,7 @@ def test_a_customer_named_door_staff_checks_in_and_other_customers_are_refused()
 
 
 def test_admins_check_in_any_event_and_publishers_only_their_own():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     admin = english(UserFactory(role=Role.ADMIN))
     other_publisher = english(UserFactory(role=Role.PUBLISHER))
 
@@ -563,7 +564,7 @@ def test_admins_check_in_any_event_and_publishers_only_their_own():
 
 
 def test_the_counts_partial_shows_checked_in_of_total_per_session():
-    order = paid_order(UserFactory(), seats=3)
+    order = doors_open(paid_order(UserFactory(), seats=3))
     services.checkin_scan(staff=order.event.publisher, event=order.event, code=order.tickets.first().code, nonce="a")
 
     page = text(english(order.event.publisher).get(f"/checkin/{order.event.pk}/counts/"))
@@ -613,7 +614,7 @@ def test_only_the_events_publisher_manages_its_staff_and_sees_its_orders():
 
 def test_the_publisher_sees_the_events_orders_and_exports_one_csv_row_per_ticket():
     buyer = UserFactory(username="buyer9", email="buyer9@example.com")
-    order = paid_order(buyer, ga={"Standard": 2}, real_name=True)
+    order = doors_open(paid_order(buyer, ga={"Standard": 2}, real_name=True))
     event = order.event
     first = order.tickets.order_by("pk").first()
     services.checkin_scan(staff=event.publisher, event=event, code=first.code, nonce="n")

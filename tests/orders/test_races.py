@@ -8,7 +8,7 @@ import pytest
 from orders.models import CheckIn, LedgerEntry, LedgerKind, Payment, Scan, ScanResult
 from tests.factories import UserFactory
 from tests.helpers.processes import run_in_processes
-from tests.orders.flows import assert_wallet_consistent, paid_order, pending_order
+from tests.orders.flows import assert_wallet_consistent, doors_open, paid_order, pending_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PROCESSES = 6
@@ -76,7 +76,7 @@ def test_one_wallet_paying_many_orders_at_once_never_goes_below_zero(settings):
 
 
 def test_a_ticket_scanned_at_several_doors_at_once_is_admitted_once():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     ticket, event = order.tickets.get(), order.event
     doors = [UserFactory(role="admin").pk for _ in range(PROCESSES)]
 

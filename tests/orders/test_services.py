@@ -16,7 +16,7 @@ from orders.models import (
     TicketStatus,
 )
 from tests.factories import UserFactory
-from tests.orders.flows import assert_wallet_consistent, ledger_sum, paid_order, pending_order
+from tests.orders.flows import assert_wallet_consistent, doors_open, ledger_sum, paid_order, pending_order
 from tests.tickets.factories import ga_session
 from tickets import services as inventory
 from tickets.models import Hold, HoldStatus, SeatStatus, SessionSeat, Stock
@@ -271,7 +271,7 @@ def test_refunds_are_refused_for_pending_orders_used_tickets_and_started_events(
     buyer = UserFactory()
     with pytest.raises(services.IllegalTransition):
         services.refund_request(user=buyer, order_id=pending_order(buyer).pk, reason="x")
-    used = paid_order(buyer)
+    used = doors_open(paid_order(buyer))
     ticket = used.tickets.first()
     services.checkin_scan(staff=used.event.publisher, event=used.event, code=ticket.code, nonce=key())
     with pytest.raises(services.RefundNotAllowed):
@@ -291,7 +291,7 @@ def test_refunds_are_refused_for_pending_orders_used_tickets_and_started_events(
 
 def test_a_ticket_is_admitted_once_and_the_second_scan_says_when_and_by_whom():
     buyer = UserFactory()
-    order = paid_order(buyer, seats=1)
+    order = doors_open(paid_order(buyer, seats=1))
     ticket, event = order.tickets.get(), order.event
     staff = UserFactory(display_name="门口小王")
     EventStaff.objects.create(event=event, user=staff)
@@ -308,7 +308,7 @@ def test_a_ticket_is_admitted_once_and_the_second_scan_says_when_and_by_whom():
 
 
 def test_a_resent_scan_gets_the_same_answer():
-    order = paid_order(UserFactory(), seats=1)
+    order = doors_open(paid_order(UserFactory(), seats=1))
     nonce = key()
     first = services.checkin_scan(staff=order.event.publisher, event=order.event, code=order.tickets.get().code,
                                   nonce=nonce)
