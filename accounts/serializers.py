@@ -14,12 +14,13 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import LANGUAGE_CHOICES, Role, User
 from accounts.phone import normalize_mobile
+from ticketing.bounds import PASSWORD_MAX
 
 class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer that is not a field error."""
 
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)
+    detail = serializers.CharField(help_text=_("In the caller's language."))
+    code = serializers.CharField(help_text=_("Stable, for programs: e.g. not_found, sold_out, throttled."))
 
 
 # --- tokens -------------------------------------------------------------------------
@@ -90,7 +91,8 @@ class RegisterSerializer(serializers.Serializer):
         required=False, allow_blank=True, allow_null=True, max_length=32,
         help_text=_("Mainland China mobile number, e.g. 13812345678 or +86 138 1234 5678; stored as +8613812345678."),
     )
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=PASSWORD_MAX,
+                                     style={"input_type": "password"})
 
     def validate_email(self, value: str | None) -> str | None:
         if not value:
@@ -123,12 +125,13 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    login = serializers.CharField(help_text=_("Email address or mainland China mobile number."))
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    login = serializers.CharField(max_length=254, help_text=_("Email address or mainland China mobile number."))
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=PASSWORD_MAX,
+                                     style={"input_type": "password"})
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh = serializers.CharField(help_text=_("The refresh token to revoke (your own)."))
+    refresh = serializers.CharField(max_length=4096, help_text=_("The refresh token to revoke (your own)."))
 
 
 # --- profile and roles ----------------------------------------------------------------

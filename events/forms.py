@@ -1,10 +1,12 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Category, Event
 from events.services import EventData
 from events.validators import validate_cover
+from ticketing.bounds import DESCRIPTION_MAX, REASON_MAX, validate_time_window
 
 class CategoryChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, category: Category) -> str:
@@ -16,8 +18,10 @@ class EventForm(forms.ModelForm):
 
     category = CategoryChoiceField(label=_("category"), queryset=Category.objects.order_by("path"))
     tags = forms.CharField(label=_("tags"), required=False, help_text=_("Separate tags with commas, e.g. 流行, jazz"))
-    start_time = forms.DateTimeField(label=_("starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    end_time = forms.DateTimeField(label=_("ends"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    start_time = forms.DateTimeField(label=_("starts"), validators=[validate_time_window],
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    end_time = forms.DateTimeField(label=_("ends"), validators=[validate_time_window],
+                                   widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     class Meta:
         model = Event
@@ -30,6 +34,10 @@ class EventForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        description = self.fields["description"]
+        description.max_length = DESCRIPTION_MAX
+        description.validators.append(MaxLengthValidator(DESCRIPTION_MAX))
+        description.widget.attrs["maxlength"] = DESCRIPTION_MAX
         if self.instance.pk and not self.is_bound:
             self.initial["tags"] = ", ".join(self.instance.tags.values_list("name", flat=True))
             for name in ("start_time", "end_time"):
@@ -67,7 +75,8 @@ class EventForm(forms.ModelForm):
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), choices=[("approve", _("Approve")), ("reject", _("Reject"))], widget=forms.RadioSelect)
-    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=REASON_MAX,
+                             widget=forms.Textarea(attrs={"rows": 3}),
                              help_text=_("Required when rejecting; the publisher sees it."))
 
 
@@ -81,8 +90,10 @@ class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100)
     category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
     city = forms.CharField(required=False, max_length=64)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(required=False, validators=[validate_time_window],
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, validators=[validate_time_window],
+                              widget=forms.DateInput(attrs={"type": "date"}))
     price_min = forms.DecimalField(required=False, min_value=0, decimal_places=2)
     price_max = forms.DecimalField(required=False, min_value=0, decimal_places=2)
     available = forms.BooleanField(required=False)

@@ -5,6 +5,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node
 
+from ticketing.bounds import validate_description_length, validate_reason_length, validate_time_window
+
 
 class Category(MP_Node):
     """Two-level (or deeper) tree: 演出 › 演唱会. Names in both languages."""
@@ -50,9 +52,10 @@ class Event(models.Model):
     """An event a publisher sells tickets for. Only approved events are public."""
 
     title = models.CharField(_("title"), max_length=200)
-    description = models.TextField(_("description"), blank=True, help_text=_("Basic formatting is kept; scripts are removed."))
-    start_time = models.DateTimeField(_("starts"))
-    end_time = models.DateTimeField(_("ends"))
+    description = models.TextField(_("description"), blank=True, validators=[validate_description_length],
+                                   help_text=_("Basic formatting is kept; scripts are removed."))
+    start_time = models.DateTimeField(_("starts"), validators=[validate_time_window])
+    end_time = models.DateTimeField(_("ends"), validators=[validate_time_window])
     venue = models.CharField(_("venue"), max_length=200)
     city = models.CharField(_("city"), max_length=64, db_index=True)
     address = models.CharField(_("address"), max_length=255, blank=True)
@@ -62,7 +65,7 @@ class Event(models.Model):
     real_name_required = models.BooleanField(_("real-name tickets"), default=False,
                                              help_text=_("Each ticket names its attendee, checked at the door."))
     status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
-    review_reason = models.TextField(_("reviewer's reason"), blank=True)
+    review_reason = models.TextField(_("reviewer's reason"), blank=True, validators=[validate_reason_length])
     publisher = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("publisher"), on_delete=models.PROTECT,
                                   related_name="events")
     # Kept up to date by the inventory (tickets app) as ticket types change and sell.
@@ -114,7 +117,7 @@ class EventTransition(models.Model):
     from_status = models.CharField(max_length=16, choices=EventStatus.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=EventStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField(blank=True)
+    reason = models.TextField(blank=True, validators=[validate_reason_length])
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from events.models import Category, Event
 from events.services import EventData
 from events.validators import validate_cover
+from ticketing.bounds import DESCRIPTION_MAX, REASON_MAX, validate_time_window
 
 SORTS = [
     ("start", _("Soonest first")),
@@ -114,11 +115,13 @@ class EventWriteSerializer(serializers.Serializer):
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False,
+                                        max_length=DESCRIPTION_MAX,
                                         help_text=_("Basic HTML formatting is kept; scripts are removed."))
     start_time = serializers.DateTimeField(
+        validators=[validate_time_window],
         help_text=_("ISO 8601 with its UTC offset, e.g. 2026-05-01T19:30:00+08:00; "
                     "a time without an offset is read in the site's time zone."))
-    end_time = serializers.DateTimeField(help_text=_("After the start."))
+    end_time = serializers.DateTimeField(validators=[validate_time_window], help_text=_("After the start."))
     venue = serializers.CharField(max_length=200)
     city = serializers.CharField(max_length=64)
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
@@ -150,12 +153,12 @@ def event_data(values: dict, *, current: Event | None = None) -> EventData:
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX)
 
 
 class ReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=REASON_MAX,
                                    help_text=_("Required when rejecting; shown to the publisher."))
 
 
@@ -167,8 +170,10 @@ class EventSearchParamsSerializer(serializers.Serializer):
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False,
                                                   help_text=_("A category id; its subcategories are included."))
     city = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    date_from = serializers.DateField(required=False, help_text=_("YYYY-MM-DD, the first day."))
-    date_to = serializers.DateField(required=False, help_text=_("YYYY-MM-DD, the last day (included)."))
+    date_from = serializers.DateField(required=False, validators=[validate_time_window],
+                                      help_text=_("YYYY-MM-DD, the first day."))
+    date_to = serializers.DateField(required=False, validators=[validate_time_window],
+                                    help_text=_("YYYY-MM-DD, the last day (included)."))
     price_min = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     price_max = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
     available = serializers.BooleanField(source="available_only", required=False,

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from orders.models import LedgerEntry, Order, Payment, Refund, ScanResult, Ticket
+from ticketing.bounds import POINTS_MAX, REASON_MAX
+from tickets.services import MAX_PER_REQUEST
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -19,27 +21,27 @@ class PaySerializer(serializers.Serializer):
 
 
 class RefundRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=REASON_MAX)
 
 
 class RefundReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
-    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=REASON_MAX, required=False, allow_blank=True, default="")
 
 
 class AttendeeSerializer(serializers.Serializer):
     hold_item = serializers.IntegerField()
-    index = serializers.IntegerField(min_value=0, default=0)
+    index = serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST - 1, default=0)
     name = serializers.CharField(max_length=64)
     id_number = serializers.CharField(max_length=32)
 
 
 class AttendeesSerializer(serializers.Serializer):
-    attendees = AttendeeSerializer(many=True)
+    attendees = AttendeeSerializer(many=True, max_length=10 * MAX_PER_REQUEST)
 
 
 class WalletAdjustSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=-POINTS_MAX, max_value=POINTS_MAX)
     reason = serializers.CharField(max_length=255)
 
 
@@ -124,7 +126,8 @@ class OrderDetailSerializer(OrderSerializer):
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
-    order_number = serializers.CharField(source="order.number", default=None)
+    order_number = serializers.CharField(source="order.number", default=None, allow_null=True,
+                                         help_text=_("Empty for entries of no order (grants, corrections)."))
 
     class Meta:
         model = LedgerEntry

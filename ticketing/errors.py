@@ -11,14 +11,19 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+SERVER_ERROR_MESSAGE = _("Something went wrong on our side; please try again later.")
 
 
 class DomainError(Exception):
@@ -59,13 +64,36 @@ class Conflict(DomainError):
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every API error as JSON: field errors as `{field: [messages]}`, anything else as `{detail, code}`."""
     if isinstance(exc, DomainError):
         return Response({"detail": str(exc), "code": exc.code}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        exc = DRFValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        exc = DRFValidationError(detail=exc.message_dict if hasattr(exc, "error_dict")
+                                 else {api_settings.NON_FIELD_ERRORS_KEY: exc.messages})
     elif isinstance(exc, DjangoPermissionDenied):
         exc = DRFPermissionDenied()
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, APIException):
+        return response
+    if isinstance(response.data, list):  # ValidationError("…") raised without a field
+        response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
+    elif "detail" in response.data and "code" not in response.data:
+        response.data["code"] = getattr(exc.detail, "code", None) or exc.default_code
+    return response
+
+
+def api_aware(page_handler, error: type[DomainError] | None = None):
+    """A handler404/403/500 that answers `{detail, code}` JSON under /api/ (in the caller's language,
+    e.g. an unknown path or a malformed id) and leaves every other path to the page handler."""
+
+    def handler(request, *args, **kwargs):
+        if not request.path_info.startswith("/api/"):
+            return page_handler(request, *args, **kwargs)
+        if error is None:
+            return JsonResponse({"detail": str(SERVER_ERROR_MESSAGE), "code": "server_error"}, status=500)
+        return JsonResponse({"detail": str(error.default_message), "code": error.code}, status=error.status_code)
+
+    return handler
 
 
 class DomainErrorMiddleware:

@@ -6,6 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from ticketing import views
+from ticketing.errors import Forbidden, NotFound, api_aware
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,9 +26,9 @@ urlpatterns = [
 if settings.SERVE_MEDIA:
     urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
 
-handler403 = views.error_403
-handler404 = views.error_404
-handler500 = views.error_500
+handler403 = api_aware(views.error_403, Forbidden)
+handler404 = api_aware(views.error_404, NotFound)
+handler500 = api_aware(views.error_500)
 
 admin.site.site_header = _("Ticketing administration")
 admin.site.site_title = _("Ticketing")

@@ -9,7 +9,7 @@ import logging
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -188,10 +188,13 @@ class LockView(APIView):
         hold = services.hold_create(user=request.user, session=session, seat_ids=[seat_id], join=True)
         return Response(HoldSerializer(selectors.hold_with_items(hold.pk)).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Let go of one seat you hold", request=LockSerializer,
-                   responses={204: None, 404: ERRORS}, tags=["tickets"])
+    @extend_schema(summary="Let go of one seat you hold",
+                   description="Name the session in the query string (`?session=`) or, as with PUT, in the body.",
+                   parameters=[OpenApiParameter("session", int, required=True,
+                                                description="The session whose seat to release.")],
+                   request=None, responses={204: None, 400: ERRORS, 404: ERRORS}, tags=["tickets"])
     def delete(self, request, seat_id: int):
-        data = LockSerializer(data=request.data)
+        data = LockSerializer(data=request.data or request.query_params)
         data.is_valid(raise_exception=True)
         session = _session_for_buyer(data.validated_data["session"], request.user)
         services.seat_release(user=request.user, session=session, seat_id=seat_id)

@@ -8,10 +8,11 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from ticketing.bounds import PRICE_MAX, validate_time_window
 from tickets.models import PriceTierKind, SeatMap, Seating, TicketType
 from tickets.seatmaps import row_labels
 from tickets.services import TierData
@@ -56,6 +57,11 @@ class TicketTypeForm(forms.ModelForm):
         model = TicketType
         fields = ["name", "base_price", "description", "per_user_limit", "colour"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_price"].validators.append(MaxValueValidator(PRICE_MAX))
+        self.fields["base_price"].widget.attrs["max"] = PRICE_MAX
+
     def _post_clean(self):
         pass  # the services change the ticket type, not the form
 
@@ -73,7 +79,7 @@ class TierForm(OptionalRow, forms.Form):
     kind = forms.ChoiceField(label=capfirst(_("kind")), required=False, choices=[("", "—"), *PriceTierKind.choices])
     label = forms.CharField(label=capfirst(_("label")), max_length=64, required=False)
     until = forms.DateTimeField(label=capfirst(_("until")), required=False, widget=local_datetime_widget(),
-                                help_text=_("Time tiers only."))
+                                validators=[validate_time_window], help_text=_("Time tiers only."))
     sold_percent = forms.IntegerField(label=capfirst(_("sold at least (%)")), required=False, min_value=1,
                                       max_value=100, help_text=_("Demand tiers only."))
     adjust_percent = forms.IntegerField(label=capfirst(_("price change (%)")), required=False, min_value=-90,
@@ -242,10 +248,14 @@ class SessionForm(forms.Form):
     name = forms.CharField(label=capfirst(_("name")), max_length=64, required=False,
                            help_text=_("Optional, e.g. 首场, Matinee"))
     hall = forms.CharField(label=capfirst(_("hall")), max_length=64, required=False)
-    start_time = forms.DateTimeField(label=capfirst(_("starts")), widget=local_datetime_widget())
-    end_time = forms.DateTimeField(label=capfirst(_("ends")), widget=local_datetime_widget())
-    sales_start = forms.DateTimeField(label=capfirst(_("sales open")), widget=local_datetime_widget())
-    sales_end = forms.DateTimeField(label=capfirst(_("sales close")), widget=local_datetime_widget())
+    start_time = forms.DateTimeField(label=capfirst(_("starts")), widget=local_datetime_widget(),
+                                     validators=[validate_time_window])
+    end_time = forms.DateTimeField(label=capfirst(_("ends")), widget=local_datetime_widget(),
+                                   validators=[validate_time_window])
+    sales_start = forms.DateTimeField(label=capfirst(_("sales open")), widget=local_datetime_widget(),
+                                      validators=[validate_time_window])
+    sales_end = forms.DateTimeField(label=capfirst(_("sales close")), widget=local_datetime_widget(),
+                                    validators=[validate_time_window])
     seating = forms.ChoiceField(label=capfirst(_("seating")), choices=Seating.choices, widget=forms.RadioSelect)
     seat_map = forms.ModelChoiceField(label=capfirst(_("seat map")), queryset=SeatMap.objects.none(), required=False,
                                       help_text=_("For reserved seating: buyers pick their seats on this map."))

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
+from ticketing.bounds import PRICE_MAX, validate_time_window
 
 
 class Seating(models.TextChoices):
@@ -32,7 +33,7 @@ class TicketType(models.Model):
     name = models.CharField(_("name"), max_length=64)
     description = models.CharField(_("description"), max_length=255, blank=True)
     base_price = models.DecimalField(_("base price"), max_digits=10, decimal_places=2,
-                                     validators=[MinValueValidator(Decimal("0"))])
+                                     validators=[MinValueValidator(Decimal("0")), MaxValueValidator(PRICE_MAX)])
     per_user_limit = models.PositiveSmallIntegerField(
         _("limit per buyer"), default=6, validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text=_("How many tickets of this type one buyer may hold and buy per session."))
@@ -68,7 +69,7 @@ class PriceTier(models.Model):
     ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="tiers")
     kind = models.CharField(_("kind"), max_length=8, choices=PriceTierKind.choices)
     label = models.CharField(_("label"), max_length=64, blank=True)
-    until = models.DateTimeField(_("until"), null=True, blank=True)
+    until = models.DateTimeField(_("until"), null=True, blank=True, validators=[validate_time_window])
     sold_percent = models.PositiveSmallIntegerField(_("sold at least (%)"), null=True, blank=True,
                                                     validators=[MinValueValidator(1), MaxValueValidator(100)])
     adjust_percent = models.SmallIntegerField(_("price change (%)"),
@@ -144,11 +145,11 @@ class Session(models.Model):
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
     name = models.CharField(_("name"), max_length=64, blank=True)
-    start_time = models.DateTimeField(_("starts"))
-    end_time = models.DateTimeField(_("ends"))
+    start_time = models.DateTimeField(_("starts"), validators=[validate_time_window])
+    end_time = models.DateTimeField(_("ends"), validators=[validate_time_window])
     hall = models.CharField(_("hall"), max_length=64, blank=True)
-    sales_start = models.DateTimeField(_("sales open"))
-    sales_end = models.DateTimeField(_("sales close"))
+    sales_start = models.DateTimeField(_("sales open"), validators=[validate_time_window])
+    sales_end = models.DateTimeField(_("sales close"), validators=[validate_time_window])
     seating = models.CharField(_("seating"), max_length=8, choices=Seating.choices, default=Seating.GENERAL)
     seat_map = models.ForeignKey(SeatMap, verbose_name=_("seat map"), on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="sessions")

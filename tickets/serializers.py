@@ -3,14 +3,15 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from ticketing.bounds import PRICE_MAX, validate_time_window
 from tickets.models import Hold, PriceTierKind, Seating, Session, TicketType
-from tickets.services import TierData
+from tickets.services import MAX_PER_REQUEST, TierData
 
 
 class TierSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PriceTierKind.choices)
     label = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    until = serializers.DateTimeField(required=False, allow_null=True, default=None, validators=[validate_time_window])
     sold_percent = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True, default=None)
     adjust_percent = serializers.IntegerField(min_value=-90, max_value=500)
 
@@ -18,11 +19,11 @@ class TierSerializer(serializers.Serializer):
 class TicketTypeWriteSerializer(serializers.Serializer):
     event = serializers.IntegerField()
     name = serializers.CharField(max_length=64)
-    base_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    base_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, max_value=PRICE_MAX)
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     per_user_limit = serializers.IntegerField(min_value=1, max_value=50, default=6)
     colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, default="#0d6efd")
-    tiers = TierSerializer(many=True, required=False, default=list)
+    tiers = TierSerializer(many=True, required=False, default=list, max_length=10)
 
     def tier_data(self) -> list[TierData]:
         return [TierData(**tier) for tier in self.validated_data["tiers"]]
@@ -54,10 +55,10 @@ class SessionWriteSerializer(serializers.Serializer):
     event = serializers.IntegerField()
     name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     hall = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    start_time = serializers.DateTimeField()
-    end_time = serializers.DateTimeField()
-    sales_start = serializers.DateTimeField()
-    sales_end = serializers.DateTimeField()
+    start_time = serializers.DateTimeField(validators=[validate_time_window])
+    end_time = serializers.DateTimeField(validators=[validate_time_window])
+    sales_start = serializers.DateTimeField(validators=[validate_time_window])
+    sales_end = serializers.DateTimeField(validators=[validate_time_window])
     seat_map = serializers.IntegerField(required=False, allow_null=True, default=None)
     stock = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=100000), required=False,
                                   default=dict, help_text=_("General admission: ticket type id → number of tickets."))
@@ -97,7 +98,8 @@ class LockSerializer(serializers.Serializer):
 class HoldRequestSerializer(serializers.Serializer):
     session = serializers.IntegerField()
     seats = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=50)
-    quantities = serializers.DictField(child=serializers.IntegerField(), required=False, default=dict,
+    quantities = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST),
+                                       required=False, default=dict,
                                        help_text=_("General admission: ticket type id → how many."))
 
 
