@@ -39,9 +39,12 @@ install-test: install $(VENV)/.installed-requirements+test.txt
 messages:
 	@$(PY) manage.py compiletranslations >/dev/null
 
+# The product as a newcomer meets it: DEBUG off (its own error pages), the dev
+# outboxes on (/dev/mail/, /dev/sms/: no mail server or SMS provider here).
+# `make run DJANGO_DEBUG=1` for Django's debug pages.
 run: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_DEBUG=$${DJANGO_DEBUG:-1} WEB_HOST=$(HOST) WEB_PORT=$(PORT) \
-	  $(VENV)/bin/honcho start
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DJANGO_DEBUG=$${DJANGO_DEBUG:-0} DEV_OUTBOX=$${DEV_OUTBOX:-1} \
+	  WEB_HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Uses the real MariaDB and Redis when they answer on their standard ports,
 # the embedded stand-ins otherwise (scripts/test.py says which at the top).

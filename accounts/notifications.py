@@ -1,12 +1,14 @@
 """In-app notifications (the bell), pushed live over a websocket and sent by email.
 
-`notify()` is the one entry point. Rows are written in the caller's
-transaction; the websocket push and the email are sent only after it commits.
+`notify()` is the one entry point. Rows — the notification and its email's
+outbox message (ticketing.mail) — are written in the caller's transaction; the
+websocket push and the email go out only after it commits.
 """
 
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone, translation
 
@@ -31,25 +33,21 @@ def notify(*, users: Iterable[User], kind: str, title, body="", url: str = "", p
     """Create one notification per user, each in that user's language (`title`
     and `body` are lazy translations, formatted with `params`). After commit:
     a websocket push to each user's open pages and, if `email`, a mail per user
-    with an address (through Celery)."""
+    with an address (queued in the outbox with the rows, sent by a worker)."""
     params = params or {}
     notes = []
     for user in users:  # a handful: the publisher, or the admins
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            notes.append(Notification.objects.create(
+            note = Notification.objects.create(
                 user=user, kind=kind, title=str(title) % params, body=str(body) % params if body else "", url=url,
-            ))
+            )
+        notes.append(note)
+        if email and user.email:
+            link = f"\n\n{settings.SITE_URL}{note.url}" if note.url else ""
+            send_mail(f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{note.title}", f"{note.body}{link}",
+                      settings.DEFAULT_FROM_EMAIL, [user.email])
 
-    def after_commit() -> None:
-        _push(notes)
-        if email:
-            from accounts.tasks import send_notification_email
-
-            for note in notes:
-                if note.user.email:
-                    send_notification_email.delay(note.pk)
-
-    transaction.on_commit(after_commit)
+    transaction.on_commit(lambda: _push(notes))
     return notes
 
 

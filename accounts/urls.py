@@ -12,6 +12,7 @@ urlpatterns = [
     path("manage/users/", views.user_list, name="user_list"),
     path("manage/users/<int:user_id>/role/", views.user_role, name="user_role"),
     path("dev/sms/", views.sms_outbox, name="sms_outbox"),
+    path("dev/mail/", views.mail_outbox, name="mail_outbox"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notification_read, name="notifications_read"),
     # API

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import notifications, services, sms
+from ticketing import mail
 from accounts.forms import ProfileForm, RoleForm
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
@@ -72,10 +73,19 @@ def user_role(request, user_id: int):
 @require_GET
 def sms_outbox(request):
     """Texts the console SMS backend "sent" (verification codes), for trying
-    sign-up by phone without a provider. Exists only with SMS_DEV_OUTBOX on."""
-    if not settings.SMS_DEV_OUTBOX:
+    sign-up by phone without a provider. Exists only with DEV_OUTBOX on."""
+    if not settings.DEV_OUTBOX:
         raise Http404
     return render(request, "accounts/sms_outbox.html", {"texts": sms.outbox()})
+
+
+@require_GET
+def mail_outbox(request):
+    """Emails the console backend "sent" (verification links, password resets),
+    for trying the site without a mail server. Exists only with DEV_OUTBOX on."""
+    if not settings.DEV_OUTBOX:
+        raise Http404
+    return render(request, "accounts/mail_outbox.html", {"mails": mail.dev_outbox()})
 
 
 @role_required(*ANY_ROLE)

@@ -62,6 +62,10 @@ def main(argv: list[str]) -> int:
     env.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
     env["TICKETING_VAR_DIR"] = str(TEST_VAR)
     env.setdefault("CACHE_KEY_PREFIX", "tktest")
+    # Outbox messages (emails, texts) are delivered in the committing thread, not by a
+    # worker; the dev outboxes (/dev/mail/, /dev/sms/) are on, as in `make run`.
+    env.setdefault("OUTBOX_DISPATCH", "inline")
+    env.setdefault("DEV_OUTBOX", "1")
     # Live-server threads must not keep connections that outlive the test database.
     env["DB_CONN_MAX_AGE"] = "0"
     lines = []

@@ -50,6 +50,20 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _mail_through_the_outbox(settings):
+    """Django's test set-up points every mailer at locmem; put the outbox back in
+    front of it, as the site runs (ticketing.mail): only the last hop is swapped."""
+    import django
+
+    locmem = "django.core.mail.backends.locmem.EmailBackend"
+    if django.VERSION >= (6, 1):
+        settings.MAILERS = {"default": {"BACKEND": "ticketing.mail.OutboxEmailBackend"}, "deliver": {"BACKEND": locmem}}
+    else:
+        settings.EMAIL_BACKEND = "ticketing.mail.OutboxEmailBackend"
+        settings.DELIVERY_EMAIL_BACKEND, settings.DELIVERY_EMAIL_OPTIONS = locmem, {}
+
+
+@pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
@@ -79,6 +93,56 @@ def _clean_cache():
     if keys:
         client.delete(*keys)
     yield
+    reset_redis_backoff()
+
+
+def reset_redis_backoff() -> None:
+    """Forget that Redis failed, and the counters kept in memory meanwhile."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from ticketing import cache
+
+    cache._state.update(down_until=0.0, logged_at=0.0, since=None)
+    LocMemCache(cache.FALLBACK_CACHE_NAME, {}).clear()
+
+
+class HungServer:
+    """A TCP server that accepts connections and never answers: a Redis that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        for conn in self.accepted:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture(params=["refused", "hung"])
+def redis_outage(request, settings):
+    """The cache (and the fast path's Redis) pointed at a Redis that refuses, or that hangs.
+    Yields the HungServer (None when refused)."""
+    hung = HungServer() if request.param == "hung" else None
+    port = hung.port if hung else free_port()  # nothing listens on a fresh free port
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}}
+    reset_redis_backoff()
+    yield hung
+    reset_redis_backoff()
+    if hung:
+        hung.close()
 
 
 @pytest.fixture

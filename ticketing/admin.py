@@ -1,4 +1,8 @@
-"""Pieces shared by the apps' Django admin modules."""
+"""Pieces shared by the apps' Django admin modules, and the outbox's own admin."""
+
+from django.contrib import admin
+
+from ticketing.models import OutboxMessage
 
 
 class ReadOnlyMixin:
@@ -13,3 +17,10 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "handler", "state", "attempts", "created_at", "due_at", "delivered_at")
+    list_filter = ("state", "handler")
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]

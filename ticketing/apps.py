@@ -6,4 +6,4 @@ class TicketingConfig(AppConfig):
     verbose_name = "Ticketing platform"
 
     def ready(self) -> None:
-        from ticketing import heartbeat  # noqa: F401  (connects the worker signals)
+        from ticketing import heartbeat, mail  # noqa: F401  (worker signals; the mail outbox handler)

@@ -8,7 +8,8 @@ from django.core.cache import cache
 from django.db import connection
 from django_redis import get_redis_connection
 
-from ticketing import heartbeat
+from ticketing import heartbeat, outbox
+from ticketing.cache import CACHE_ERRORS, degraded_since, redis_down
 
 
 def _check(fn) -> dict[str, Any]:
@@ -29,7 +30,11 @@ def _database() -> dict[str, Any]:
 
 
 def _redis() -> dict[str, Any]:
-    get_redis_connection("default").ping()
+    try:
+        get_redis_connection("default").ping()
+    except CACHE_ERRORS as exc:
+        redis_down(exc)  # this process now keeps its limits locally: the next check says so
+        raise
     return {"embedded": settings.EMBEDDED_REDIS}
 
 
@@ -53,11 +58,24 @@ def _celery() -> dict[str, Any]:
     alive = [name for name, age in workers.items() if age <= stale]
     if not alive:
         raise RuntimeError("no worker heartbeat in the last %d s" % stale)
-    return {
-        "workers": workers,
-        "beat_last_seen_s": beat_age,
-        "beat_ok": beat_age is not None and beat_age <= stale,
-    }
+    if beat_age is None or beat_age > stale:
+        # Without beat nothing sweeps expired holds, unpaid orders or the outbox.
+        raise RuntimeError("beat not seen " + ("yet" if beat_age is None else f"for {beat_age:.0f} s"))
+    return {"workers": workers, "beat_last_seen_s": beat_age, "beat_ok": True}
+
+
+def _outbox() -> dict[str, Any]:
+    report = outbox.backlog()
+    if report["failed"]:
+        raise RuntimeError(f"{report['failed']} outbox messages failed for good (see Django admin)")
+    return report
+
+
+def _rate_limits() -> dict[str, Any]:
+    since = degraded_since()
+    if since is not None:
+        raise RuntimeError(f"Redis unavailable for {time.time() - since:.0f} s: limits are kept per process")
+    return {"store": "redis"}
 
 
 def health_report() -> dict[str, Any]:
@@ -66,5 +84,7 @@ def health_report() -> dict[str, Any]:
         "redis": _check(_redis),
         "mongodb": _check(_mongodb),
         "celery": _check(_celery),
+        "outbox": _check(_outbox),
+        "rate_limits": _check(_rate_limits),
     }
     return {"ok": all(c["ok"] for c in checks.values()), **checks}

@@ -74,7 +74,8 @@ _db["CONN_HEALTH_CHECKS"] = True
 CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", default="tk")
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django-redis that degrades instead of failing when Redis is away (ticketing/cache.py).
+        "BACKEND": "ticketing.cache.FailoverRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
@@ -98,6 +99,8 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# One queue per key prefix: two deployments (or test runs) on one Redis never take each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = CACHE_KEY_PREFIX
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -109,7 +112,12 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "ticketing.tasks.beat_heartbeat", "schedule": 15.0},
     "holds-sweep": {"task": "tickets.tasks.sweep_expired_holds", "schedule": 30.0},
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
+    "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
 }
+# A broker that refuses or hangs is given up on quickly: only the outbox's own
+# thread and the sweep talk to it from the web processes, never a request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 # Seconds after which /healthz calls a silent worker or beat down.
 CELERY_HEARTBEAT_STALE_AFTER = 60
 
@@ -274,22 +282,38 @@ SERVE_MEDIA = env.bool("SERVE_MEDIA", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # EMAIL_URL: consolemail:// (default), filemail:///abs/dir, smtp+tls://user:pass@host:587
+# The app's mailer queues every message in the outbox (ticketing.mail); a Celery
+# worker sends it through the backend EMAIL_URL names (the "deliver" mailer).
 _email = env.email_url("EMAIL_URL", default="consolemail://")
-if django.VERSION >= (6, 1):
-    _option_names = {
+DELIVERY_EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+if DELIVERY_EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
+    DELIVERY_EMAIL_BACKEND = "ticketing.mail.DevConsoleEmailBackend"  # also feeds /dev/mail/
+# Only the options the chosen backend takes (Django 6.1's mailers refuse any other).
+_email_options = {
+    "django.core.mail.backends.smtp.EmailBackend": {
         "EMAIL_HOST": "host", "EMAIL_PORT": "port", "EMAIL_HOST_USER": "username",
         "EMAIL_HOST_PASSWORD": "password", "EMAIL_USE_TLS": "use_tls", "EMAIL_USE_SSL": "use_ssl",
-        "EMAIL_FILE_PATH": "file_path",
+    },
+    "django.core.mail.backends.filebased.EmailBackend": {"EMAIL_FILE_PATH": "file_path"},
+}.get(DELIVERY_EMAIL_BACKEND, {})
+if "EMAIL_FILE_PATH" in _email_options:
+    # django-environ drops the leading slash of filemail:///abs/dir.
+    _email["EMAIL_FILE_PATH"] = "/" + _email["EMAIL_FILE_PATH"].lstrip("/")
+DELIVERY_EMAIL_OPTIONS = {option: _email[key] for key, option in _email_options.items() if _email.get(key) is not None}
+if DELIVERY_EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+    DELIVERY_EMAIL_OPTIONS["timeout"] = 10  # seconds; a worker, not a request, waits for it
+if django.VERSION >= (6, 1):
+    MAILERS = {
+        "default": {"BACKEND": "ticketing.mail.OutboxEmailBackend"},
+        "deliver": {"BACKEND": DELIVERY_EMAIL_BACKEND, "OPTIONS": DELIVERY_EMAIL_OPTIONS},
     }
-    if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
-        _options = {_option_names[k]: v for k, v in _email.items() if k in _option_names and k != "EMAIL_FILE_PATH"}
-    elif "EMAIL_FILE_PATH" in _email:
-        _options = {"file_path": _email["EMAIL_FILE_PATH"]}
-    else:
-        _options = {}
-    MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _options}}
 else:
-    vars().update(_email)
+    EMAIL_BACKEND = "ticketing.mail.OutboxEmailBackend"
+# Development outboxes: /dev/mail/ and /dev/sms/ show what the console backends "sent".
+# They show other people's codes: never turn this on where strangers reach the site.
+DEV_OUTBOX = env.bool("DEV_OUTBOX", default=False)
+# "celery": committed outbox messages go to a worker; "inline": delivered in the committing thread (tests).
+OUTBOX_DISPATCH = env("OUTBOX_DISPATCH", default="celery")
 # Absolute links in emails.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="票务平台 <noreply@ticketing.local>")
@@ -301,7 +325,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "ticketing.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -385,7 +409,8 @@ if env("WECHAT_APP_ID", default=""):
         "APPS": [{"client_id": env("WECHAT_APP_ID"), "secret": env("WECHAT_APP_SECRET")}],
         "SCOPE": ["snsapi_login"],
     }
-SOCIALACCOUNT_ADAPTER = "allauth.socialaccount.adapter.DefaultSocialAccountAdapter"
+# Google and WeChat URLs answer 404 while their provider is not configured.
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
 
 # Page sessions end after this many seconds without a request (sliding).
 IDLE_TIMEOUT_SECONDS = env.int("IDLE_TIMEOUT_SECONDS", default=30 * 60)
@@ -393,8 +418,6 @@ IDLE_WARNING_SECONDS = 120  # the page warns this long before
 SESSION_COOKIE_AGE = 14 * 24 * 3600  # the idle timeout ends sessions long before this
 
 SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleSMSBackend")
-# The dev-only outbox page (/dev/sms/) shows texts the console backend "sent".
-SMS_DEV_OUTBOX = env.bool("SMS_DEV_OUTBOX", default=DEBUG)
 
 # --- API tokens (simplejwt) ------------------------------------------------------
 from datetime import timedelta  # noqa: E402

@@ -5,25 +5,22 @@ A claim is short (CLAIM_MS) until the database has committed the hold, then
 stretched to the hold's expiry; a process that dies between the two leaves a
 claim that lapses within seconds, never a seat that looks taken for long.
 When Redis does not answer, every call returns "don't know", the product goes
-on through the database alone, and a warning says the fast path is degraded
-(once per DEGRADED_LOG_EVERY seconds, and Redis is not retried for RETRY_AFTER).
+on through the database alone, and a warning says Redis is away (the process's
+one back-off, shared with the cache: ticketing.cache.redis_down).
 """
 
 import logging
-import time
 
 from django.conf import settings
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from ticketing.cache import redis_down, redis_is_down
+
 log = logging.getLogger(__name__)
 
 CLAIM_MS = 5000
 SOLD_OUT_MS = 2000
-RETRY_AFTER = 5.0
-DEGRADED_LOG_EVERY = 60.0
-
-_state = {"down_until": 0.0, "logged_at": 0.0}
 
 # All-or-nothing: if any seat key exists, return the taken indexes (1-based); else set them all.
 _CLAIM = """
@@ -49,22 +46,9 @@ return n
 
 
 def _redis():
-    if time.monotonic() < _state["down_until"]:
+    if redis_is_down():
         return None
     return get_redis_connection("default")
-
-
-def degraded(exc: Exception) -> None:
-    """Redis failed: the fast path (and the hold throttle) leave it alone for RETRY_AFTER seconds."""
-    now = time.monotonic()
-    _state["down_until"] = now + RETRY_AFTER
-    if now - _state["logged_at"] >= DEGRADED_LOG_EVERY:
-        _state["logged_at"] = now
-        log.warning("inventory fast path degraded, Redis unavailable (%s); the database alone decides", exc)
-
-
-def is_degraded() -> bool:
-    return time.monotonic() < _state["down_until"]
 
 
 def _seat_keys(session_id: int, seat_ids) -> list[str]:
@@ -79,7 +63,7 @@ def claim_seats(session_id: int, seat_ids: list[int], token: str) -> list[int] |
             return None
         taken = client.eval(_CLAIM, len(seat_ids), *_seat_keys(session_id, seat_ids), token, CLAIM_MS)
     except RedisError as exc:
-        degraded(exc)
+        redis_down(exc)
         return None
     return [seat_ids[i - 1] for i in taken]
 
@@ -100,7 +84,7 @@ def _owned(session_id, seat_ids, token, ms) -> None:
         if client is not None:
             client.eval(_OWNED, len(seat_ids), *_seat_keys(session_id, seat_ids), token, ms)
     except RedisError as exc:
-        degraded(exc)
+        redis_down(exc)
 
 
 def forget_seats(session_id: int, seat_ids, ticket_type_ids=()) -> None:
@@ -113,7 +97,7 @@ def forget_seats(session_id: int, seat_ids, ticket_type_ids=()) -> None:
         if client is not None:
             client.delete(*keys)
     except RedisError as exc:
-        degraded(exc)
+        redis_down(exc)
 
 
 def _sold_out_key(session_id: int, ticket_type_id: int) -> str:
@@ -128,7 +112,7 @@ def mark_sold_out(session_id: int, ticket_type_id: int, name: str) -> None:
         if client is not None:
             client.set(_sold_out_key(session_id, ticket_type_id), name, px=SOLD_OUT_MS)
     except RedisError as exc:
-        degraded(exc)
+        redis_down(exc)
 
 
 def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
@@ -139,5 +123,5 @@ def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
             return []
         return [v.decode() for v in client.mget([_sold_out_key(session_id, t) for t in ticket_type_ids]) if v]
     except RedisError as exc:
-        degraded(exc)
+        redis_down(exc)
         return []

@@ -12,6 +12,6 @@ register = template.Library()
 def sms_dev_outbox_url() -> str:
     """Where texts can be read while none is really sent (console backend and the dev
     outbox on), else "": with a real provider the code is on the phone."""
-    if settings.SMS_DEV_OUTBOX and issubclass(import_string(settings.SMS_BACKEND), ConsoleSMSBackend):
+    if settings.DEV_OUTBOX and issubclass(import_string(settings.SMS_BACKEND), ConsoleSMSBackend):
         return reverse("accounts:sms_outbox")
     return ""

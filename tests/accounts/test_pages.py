@@ -18,6 +18,9 @@ from accounts.models import User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+# Emails and texts leave through the outbox once the request's transaction commits:
+# these tests let it commit, as a real request does.
+COMMITS = pytest.mark.django_db(transaction=True)
 
 STRONG = "Lantern-River-42"
 
@@ -38,6 +41,7 @@ def png_bytes(size=(600, 400)) -> bytes:
 
 
 # --- sign-up and verification ---------------------------------------------------
+@COMMITS
 def test_sign_up_with_email_sends_a_link_that_verifies_the_address(client):
     response = signup(client, email="li.lei@example.com")
     assert response.status_code == 302
@@ -49,6 +53,7 @@ def test_sign_up_with_email_sends_a_link_that_verifies_the_address(client):
     assert EmailAddress.objects.get(user=user).verified
 
 
+@COMMITS
 def test_sign_up_with_a_mobile_number_is_verified_by_a_texted_code(client):
     response = signup(client, phone="138 1234 5678")
     assert response.status_code == 302
@@ -120,6 +125,7 @@ def test_passwords_are_hashed_with_bcrypt_and_old_hashes_upgrade_on_login(client
     assert old.password.startswith("bcrypt_sha256$")
 
 
+@COMMITS
 def test_password_reset_link_works_once_and_a_tampered_one_is_refused(client):
     UserFactory(email="forgot@example.com")
     client.post("/accounts/password/reset/", {"email": "forgot@example.com"})
@@ -134,6 +140,7 @@ def test_password_reset_link_works_once_and_a_tampered_one_is_refused(client):
     assert "Bad Token" in again.content.decode()
 
 
+@COMMITS
 def test_an_expired_email_confirmation_link_is_refused(client, settings):
     signup(client, email="late@example.com")
     link = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body).group(1)
@@ -241,10 +248,11 @@ def test_the_last_admin_cannot_demote_themself(client):
 
 
 # --- SMS outbox and social buttons ------------------------------------------------------
+@COMMITS
 def test_the_sms_outbox_page_exists_only_in_development(client, settings):
-    settings.SMS_DEV_OUTBOX = False
+    settings.DEV_OUTBOX = False
     assert client.get("/dev/sms/").status_code == 404
-    settings.SMS_DEV_OUTBOX = True
+    settings.DEV_OUTBOX = True
     signup(client, phone="13812345678")
     assert "+8613812345678" in client.get("/dev/sms/").content.decode()
 
@@ -256,6 +264,7 @@ def test_social_login_buttons_appear_only_when_configured(client, settings):
 
 
 # --- changing email, phone, password, and the saved language ------------------------
+@COMMITS
 def test_a_new_email_address_is_verified_before_it_counts(client):
     user = UserFactory(email="first@example.com")
     EmailAddress.objects.create(user=user, email="first@example.com", primary=True, verified=True)
@@ -271,6 +280,7 @@ def test_a_new_email_address_is_verified_before_it_counts(client):
     assert EmailAddress.objects.get(email="second@example.com").verified
 
 
+@COMMITS
 def test_a_new_mobile_number_is_verified_by_code(client):
     user = UserFactory(mobile="+8613600000000", mobile_verified=True)
     client.force_login(user)
@@ -334,7 +344,7 @@ def sms_provider(settings) -> list[str]:
 
 
 def test_the_code_page_tells_where_texts_go_when_none_is_really_sent(client, settings):
-    settings.SMS_DEV_OUTBOX = True
+    settings.DEV_OUTBOX = True
     signup(client, lang="zh-CN", phone="138 1234 5678")
     page = client.get("/accounts/phone/verify/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "开发模式：短信不会真的发出，验证码在 /dev/sms/ 和服务器日志中" in re.sub(r"<[^>]+>", "", page)
@@ -346,7 +356,7 @@ def test_the_code_page_tells_where_texts_go_when_none_is_really_sent(client, set
     ("accounts.sms.ConsoleSMSBackend", False),
 ])
 def test_the_code_page_has_no_development_hint_without_the_dev_outbox(client, settings, backend, outbox):
-    settings.SMS_BACKEND, settings.SMS_DEV_OUTBOX = backend, outbox
+    settings.SMS_BACKEND, settings.DEV_OUTBOX = backend, outbox
     signup(client, lang="zh-CN", phone="138 1234 5678")
     page = client.get("/accounts/phone/verify/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "验证码" in page and "/dev/sms/" not in page and "开发模式" not in page

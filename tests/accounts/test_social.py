@@ -13,9 +13,7 @@ BOTH_CONFIGURED = {
 
 
 @pytest.fixture(autouse=True)
-def social_adapter(settings):
-    # The adapter under test; the site uses it once settings.SOCIALACCOUNT_ADAPTER names it.
-    settings.SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+def no_provider(settings):
     settings.SOCIALACCOUNT_PROVIDERS = {}
 
 
