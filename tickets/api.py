@@ -22,7 +22,7 @@ from accounts.serializers import ErrorSerializer
 from events.models import Event
 from events.selectors import event_visible_to, may_see
 from ticketing.errors import NotFound
-from tickets import fastpath, selectors, services
+from tickets import selectors, services
 from tickets.models import SeatMap, Session, TicketType
 from tickets.serializers import (
     HoldRequestSerializer,
@@ -45,22 +45,9 @@ HOLD_ERRORS = {400: ERRORS, 404: ERRORS, 409: OpenApiResponse(ErrorSerializer, d
 
 
 class FailOpenThrottle(ScopedRateThrottle):
-    """Per-user (or per-IP) rate limit kept in Redis; with Redis away it lets requests through.
-
-    It shares the fast path's back-off: once Redis failed (refused or timed out), no request
-    waits on it again for a few seconds. (A Redis that hangs cost every hold its socket
-    timeout here, and queued the whole sale behind it: bench/flash_sale.py --redis-down hung.)
-    """
-
-    def allow_request(self, request, view) -> bool:
-        if fastpath.is_degraded():
-            return True
-        try:
-            return super().allow_request(request, view)
-        except Exception as exc:  # noqa: BLE001 - the database still guards the stock
-            fastpath.degraded(exc)
-            log.warning("rate limit skipped: cache unavailable (%s)", exc)
-            return True
+    """Per-user (or per-IP) rate limit kept in Redis. With Redis away the cache keeps the
+    counters in the process (ticketing.cache): the limit holds per process, and no request
+    waits on a dead Redis (one that hung used to cost every hold its socket timeout here)."""
 
 
 def _own_event(user, event_id: int) -> Event:
