@@ -282,3 +282,15 @@ def test_the_review_page_shows_the_cover_ticket_types_prices_sessions_and_seat_m
     assert "一号厅" in page and "二号厅" in page and "晚场" in page
     assert 'data-testid="review-session"' in page and ">12<" in page and ">150<" in page  # capacities
     assert page.count('class="seatmap-svg"') == 1 and "主厅 Main hall" in page
+
+
+def test_the_reviewer_reads_the_description_as_buyers_will_see_it(client, publisher, admin, category):
+    event = create(publisher, category, description=FORMATTED)
+    services.event_submit(actor=publisher, event=event)
+    client.force_login(admin)
+
+    page = client.get(f"/review/events/{event.pk}/").content.decode()
+
+    description = page.split('event-description">')[1].split("</section>")[0]
+    assert "<strong>粗体</strong>" in description and "<li>早鸟票</li>" in description
+    assert "**" not in description
