@@ -18,9 +18,6 @@ in the module that owns the work; they take the payload as keyword arguments.
 """
 
 import logging
-import os
-import queue
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -29,6 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ticketing.background import SerialWorker
 from ticketing.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -118,52 +116,25 @@ def backlog() -> dict[str, int | float | None]:
 
 
 # --- hand-off to Celery, off the request's thread ------------------------------
+def _hand_to_broker(message_id: int) -> None:
+    from ticketing.tasks import outbox_deliver_task
+
+    try:
+        outbox_deliver_task.apply_async((message_id,), retry=False)
+    except Exception as exc:  # noqa: BLE001 - the sweep delivers what the broker did not take
+        log.warning("outbox #%d left for the sweep: broker unavailable (%s)", message_id, exc)
+
+
+_dispatcher = SerialWorker("outbox-dispatch", _hand_to_broker)  # full (broker stalled long): the sweep has it
+
+
 def _dispatch(message_id: int) -> None:
     if settings.OUTBOX_DISPATCH == "inline":  # tests and one-off commands: deliver in this thread
         outbox_deliver(message_id=message_id)
-        return
-    _current().put(message_id)
-
-
-class _Dispatcher:
-    """One thread per process that passes committed message ids to the broker."""
-
-    def __init__(self):
-        self.pid = os.getpid()
-        self.queue: queue.Queue = queue.Queue(maxsize=10_000)
-        threading.Thread(target=self._run, name="outbox-dispatch", daemon=True).start()
-
-    def put(self, message_id: int) -> None:
-        try:
-            self.queue.put_nowait(message_id)
-        except queue.Full:  # broker stalled for long: the row waits for the sweep
-            pass
-
-    def _run(self) -> None:
-        from ticketing.tasks import outbox_deliver_task
-
-        while True:
-            message_id = self.queue.get()
-            try:
-                outbox_deliver_task.apply_async((message_id,), retry=False)
-            except Exception as exc:  # noqa: BLE001 - the sweep delivers what the broker did not take
-                log.warning("outbox #%d left for the sweep: broker unavailable (%s)", message_id, exc)
-            finally:
-                self.queue.task_done()
-
-
-_dispatcher: _Dispatcher | None = None
-_lock = threading.Lock()
-
-
-def _current() -> _Dispatcher:
-    global _dispatcher
-    with _lock:
-        if _dispatcher is None or _dispatcher.pid != os.getpid():  # threads don't survive a fork
-            _dispatcher = _Dispatcher()
-        return _dispatcher
+    else:
+        _dispatcher.put(message_id)
 
 
 def wait_dispatched() -> None:
     """Blocks until every id handed over so far reached the broker (or failed to)."""
-    _current().queue.join()
+    _dispatcher.join()

@@ -13,59 +13,37 @@ database when their socket reconnects, and held seats carry their own expiry.
 
 import asyncio
 import logging
-import os
-import queue
 import threading
 
 from channels.layers import get_channel_layer
 
+from ticketing.background import SerialWorker
+
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10_000  # beyond this (Redis stalled for long), new messages are dropped
+_thread = threading.local()
 
 
-class _Sender:
-    def __init__(self):
-        self.pid = os.getpid()
-        self.queue: queue.Queue = queue.Queue(maxsize=MAX_QUEUED)
-        self.dropped = 0
-        threading.Thread(target=self._run, name="channel-push", daemon=True).start()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        while True:
-            group, message = self.queue.get()
-            try:
-                loop.run_until_complete(get_channel_layer().group_send(group, message))
-            except Exception:  # noqa: BLE001 - a lost push must never stop the ones after it
-                log.warning("push to %s failed", group, exc_info=True)
-            finally:
-                self.queue.task_done()
+def _send(item: tuple[str, dict]) -> None:
+    group, message = item
+    if not hasattr(_thread, "loop"):  # the sender thread's own loop, kept so connections stay open
+        _thread.loop = asyncio.new_event_loop()
+    try:
+        _thread.loop.run_until_complete(get_channel_layer().group_send(group, message))
+    except Exception:  # noqa: BLE001 - a lost push is logged; live pages resync
+        log.warning("push to %s failed", group, exc_info=True)
 
 
-_sender: _Sender | None = None
-_lock = threading.Lock()
-
-
-def _current() -> _Sender:
-    global _sender
-    with _lock:
-        if _sender is None or _sender.pid != os.getpid():  # first use, or a forked child: threads don't fork
-            _sender = _Sender()
-        return _sender
+_sender = SerialWorker("channel-push", _send, maxsize=MAX_QUEUED)
 
 
 def push(group: str, message: dict) -> None:
     """Sends `message` to every consumer in `group`, soon and in order; never blocks, never raises."""
-    sender = _current()
-    try:
-        sender.queue.put_nowait((group, message))
-    except queue.Full:
-        sender.dropped += 1
-        if sender.dropped % 1000 == 1:
-            log.error("channel layer stalled: %d live-page messages dropped so far", sender.dropped)
+    if not _sender.put((group, message)) and _sender.dropped % 1000 == 1:
+        log.error("channel layer stalled: %d live-page messages dropped so far", _sender.dropped)
 
 
 def wait_sent() -> None:
     """Blocks until everything pushed so far was sent (or failed): for commands and tests that exit at once."""
-    _current().queue.join()
+    _sender.join()

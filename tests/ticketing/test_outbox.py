@@ -126,7 +126,7 @@ def test_a_payment_answers_while_the_broker_is_down_and_its_email_goes_out_later
     waiting = OutboxMessage.objects.get(handler="mail.send")
     assert waiting.state == "pending" and "buyer@example.com" in json.dumps(waiting.payload)
     if broker:  # hung: the answer came back while the hand-off to the broker still waits
-        assert outbox._current().queue.unfinished_tasks >= 1
+        assert outbox._dispatcher.queue.unfinished_tasks >= 1
     outbox.wait_dispatched()
     assert mail.outbox == []
 

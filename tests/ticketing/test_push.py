@@ -44,6 +44,6 @@ def test_a_stalled_channel_layer_does_not_hold_the_caller(monkeypatch):
     push.push("push-test", {"type": "test.message"})  # queued behind the stalled one; returns all the same
 
     assert entered.wait(10)
-    assert push._current().queue.unfinished_tasks == 2
+    assert push._sender.queue.unfinished_tasks == 2
     release.set()
     push.wait_sent()
