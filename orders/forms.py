@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ticketing.bounds import POINTS_MAX
 from tickets.models import HoldItem
 
 
@@ -52,8 +53,9 @@ class RefundReviewForm(forms.Form):
 
 
 class WalletAdjustForm(forms.Form):
-    amount = forms.DecimalField(label=_("amount"), max_digits=12, decimal_places=2,
-                                help_text=_("Positive to add points, negative to take them away."))
+    # One adjustment at most POINTS_MAX either way, as over the API: a mistyped 10^11 would overflow a balance.
+    amount = forms.DecimalField(label=_("amount"), max_digits=12, decimal_places=2, min_value=-POINTS_MAX,
+                                max_value=POINTS_MAX, help_text=_("Positive to add points, negative to take them away."))
     reason = forms.CharField(label=_("reason"), max_length=255)
 
     def clean_amount(self) -> Decimal:

@@ -438,7 +438,9 @@ def test_an_admin_adjusts_a_users_wallet_with_a_reason_from_the_users_page():
 
     no_reason = boss.post(f"/manage/users/{buyer.pk}/wallet/", {"amount": "100", "reason": ""})
     zero = boss.post(f"/manage/users/{buyer.pk}/wallet/", {"amount": "0", "reason": "nothing"})
+    huge = boss.post(f"/manage/users/{buyer.pk}/wallet/", {"amount": "99999999999", "reason": "typo"})
     assert "This field is required." in text(no_reason) and "The amount cannot be zero." in text(zero)
+    assert "less than or equal to 1000000" in text(huge) and not Wallet.objects.filter(user=buyer).exists()
     response = boss.post(f"/manage/users/{buyer.pk}/wallet/", {"amount": "250", "reason": "Prize"}, follow=True)
     taken = boss.post(f"/manage/users/{buyer.pk}/wallet/", {"amount": "-50", "reason": "Correction"}, follow=True)
 
