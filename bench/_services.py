@@ -1,6 +1,6 @@
-"""Shared by bench/flash_sale.py and bench/seatmap_fanout.py: a bench database of its own,
-a Redis namespace of its own, an event on sale, buyers with tokens, and the services
-layout (gunicorn for HTTP, uvicorn for /ws/) started as subprocesses on free ports.
+"""Shared by bench/flash_sale.py, bench/checkout.py and bench/seatmap_fanout.py: a bench database of its
+own, a Redis namespace of its own, an event on sale, buyers with tokens, the services layout (gunicorn
+for HTTP, uvicorn for /ws/) started as subprocesses on free ports, and a Redis outage for them.
 
 Not a benchmark itself; nothing here runs on import. Logs of the servers go to var/bench/.
 For experiments, BENCH_ASGI_APP (default ticketing.asgi:application) names the app uvicorn runs,
@@ -78,6 +78,72 @@ def closed_port() -> int:
     return port
 
 
+# --- Redis away ------------------------------------------------------------------------
+REDIS_DOWN_MODES = ("refused", "hung")
+# Every setting through which the servers reach Redis: cache, throttle counters, seat claims (REDIS_URL),
+# the channel layer, and Celery's broker and result backend (ticketing/settings.py).
+REDIS_URL_SETTINGS = ("REDIS_URL", "CHANNEL_LAYER_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+
+
+def add_redis_down_option(parser) -> None:
+    parser.add_argument("--redis-down", nargs="?", const="refused", choices=REDIS_DOWN_MODES,
+                        help="point every Redis URL of the servers (cache, throttle, seat claims, channel layer, "
+                             "Celery broker and results) at a port that refuses connections (default), or with "
+                             "'hung' at one that accepts them and never answers (a stalled or partitioned Redis; "
+                             "use fewer --buyers: calls wait for their timeouts)")
+
+
+class RedisOutage:
+    """The servers' Redis, away: `env` points every Redis URL at a closed port ("refused") or at a local
+    socket that completes TCP handshakes and never reads nor answers ("hung"); empty with mode None.
+    `close()` (or the with-block) ends the hung socket."""
+
+    def __init__(self, mode: str | None):
+        self.mode, self.hole, self.env = mode, None, {}
+        if mode == "refused":
+            port = closed_port()
+        elif mode == "hung":
+            self.hole = socket.socket()  # the kernel completes handshakes into the backlog; nobody reads
+            self.hole.bind(("127.0.0.1", 0))
+            self.hole.listen(4096)
+            port = self.hole.getsockname()[1]
+        elif mode is None:
+            return
+        else:
+            raise ValueError(f"unknown Redis outage {mode!r}")
+        self.env = {name: f"redis://127.0.0.1:{port}/0" for name in REDIS_URL_SETTINGS}
+
+    def describe(self, redis_url: str) -> str:
+        if not self.mode:
+            return f"Redis {redis_url}"
+        return f"REDIS_URL, CHANNEL_LAYER_URL, CELERY_BROKER_URL={self.env['REDIS_URL']} ({self.mode})"
+
+    def close(self) -> None:
+        if self.hole is not None:
+            self.hole.close()
+            self.hole = None
+
+    def __enter__(self) -> "RedisOutage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def outage_log_summary(log: str) -> str:
+    """What a server log says about a Redis outage (ticketing.cache, ticketing.push, ticketing.outbox) and errors."""
+    counts = {
+        "'Redis unavailable' (cache back-off)": log.count("Redis unavailable"),
+        "'push to … failed' (channel layer)": log.count("push to "),
+        "'channel layer stalled'": log.count("channel layer stalled"),
+        "'outbox … left for the sweep'": log.count("left for the sweep"),
+        "'Internal Server Error'": log.count("Internal Server Error"),
+        "WORKER TIMEOUT": log.count("WORKER TIMEOUT"),
+        "tracebacks": log.count("Traceback"),
+    }
+    return ", ".join(f"{n:,} {what}" for what, n in counts.items())
+
+
 # --- settings and the database ---------------------------------------------------------
 def configure(*, database: str, redis_db: int, prefix: str, conn_max_age: int) -> dict[str, str]:
     """Environment of this process and the servers: the bench database and Redis namespace only."""
@@ -127,11 +193,12 @@ def create_mysql_database(config: dict, *, refill: bool) -> None:
 
 
 def clear_redis(redis_url: str, prefix: str) -> int:
-    """Deletes this bench's keys (cache, throttle, seat claims, channel layer) and nothing else."""
+    """Deletes this bench's keys (cache, throttle, seat claims, channel layer, and the Celery queue named after
+    the prefix, which no worker drains here) and nothing else."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    gone = 0
+    gone = client.delete(prefix, f"_kombu.binding.{prefix}", f"_kombu.binding_permanent.{prefix}")
     batch = []
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         batch.append(key)
@@ -228,8 +295,13 @@ def build_sale(*, rows: int, per_row: int, ga_total: int, name: str) -> Sale:
                 [[pk for _n, pk in sorted(by_row[r])] for r in sorted(by_row)], labels)
 
 
+def buyer_email(username: str) -> str:
+    return f"{username}@bench.example.com"
+
+
 def ensure_buyers(count: int) -> list:
-    """`count` customers bench-buyer-00000…, made once (unusable passwords: the hasher is slow on purpose)."""
+    """`count` customers bench-buyer-00000…, each with an email address, made once (unusable passwords: the
+    hasher is slow on purpose)."""
     from django.contrib.auth.hashers import make_password
 
     from accounts.models import Role, User
@@ -237,8 +309,12 @@ def ensure_buyers(count: int) -> list:
     names = [f"bench-buyer-{i:05d}" for i in range(count)]
     have = set(User.objects.filter(username__in=names).values_list("username", flat=True))
     unusable = make_password(None)
-    User.objects.bulk_create([User(username=n, role=Role.CUSTOMER, password=unusable) for n in names if n not in have],
-                             batch_size=1000)
+    User.objects.bulk_create([User(username=n, email=buyer_email(n), role=Role.CUSTOMER, password=unusable)
+                              for n in names if n not in have], batch_size=1000)
+    no_email = list(User.objects.filter(username__in=names, email__isnull=True))  # made before buyers had addresses
+    for user in no_email:
+        user.email = buyer_email(user.username)
+    User.objects.bulk_update(no_email, ["email"], batch_size=1000)
     by_name = {u.username: u for u in User.objects.filter(username__in=names)}
     return [by_name[n] for n in names]
 
@@ -319,7 +395,12 @@ class Servers:
                 with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
                     report = json.loads(r.read())
             except urllib.error.HTTPError as e:  # 503: some service is down (MongoDB, Celery: not needed here)
-                report = json.loads(e.read())
+                try:
+                    report = json.loads(e.read())
+                except ValueError:  # not the health report (a 500 page …): not up yet; said if it stays so
+                    last = f"HTTP {e.code} without a JSON body"
+                    time.sleep(0.5)
+                    continue
             except (OSError, ValueError) as e:
                 last = e
                 time.sleep(0.3)

@@ -5,6 +5,8 @@
     .venv/bin/python bench/checkout.py --kind ga                # 500 GA tickets instead of 500 seats
     .venv/bin/python bench/checkout.py --workers 6 --concurrency 32 --conn-max-age 0
     .venv/bin/python bench/checkout.py --buyers 400 --retries 0
+    .venv/bin/python bench/checkout.py --redis-down --buyers 400       # every Redis URL of the servers refused
+    .venv/bin/python bench/checkout.py --redis-down hung --buyers 400  # … or accepting and never answering
     .venv/bin/python bench/checkout.py --refill                 # drop the bench database and build it again
 
 Uses a MariaDB database of its own, `ticketing_bench_checkout` (utf8mb4, created and migrated if
@@ -13,14 +15,23 @@ Redis database 9 under the key prefix `bench-checkout` (BENCH_REDIS_URL, default
 redis://127.0.0.1:6379): it deletes only those keys. Each run empties the bench database's
 orders, tickets, payments, wallets and ledger, then its inventory, and builds one approved event
 (not real-name) with a seated session (20 rows × 25 seats, one ticket type at 380) and a GA
-session (500 tickets at 180); 2,000 buyers are made once (unusable passwords), each gets a fresh
-points wallet of --points (a grant row in its ledger, as the app's welcome grant writes it) and
-an access JWT minted in-process.
+session (500 tickets at 180); 2,000 buyers are made once (with an email address, unusable
+passwords), each gets a fresh points wallet of --points (a grant row in its ledger, as the app's
+welcome grant writes it) and an access JWT minted in-process; the first --logins + --page-logins
+buyers get a real password.
 
 The services layout then runs as subprocesses on free ports (logs in var/bench/): gunicorn with
 deploy/gunicorn.conf.py (--workers sync workers, DB_CONN_MAX_AGE=--conn-max-age) for HTTP,
 uvicorn (DB_CONN_MAX_AGE=0) for /ws/; both must answer /healthz with the database up.
-THROTTLE_HOLDS and THROTTLE_ORDERS are 100000/min. After a short warm-up the buyers race, at
+THROTTLE_HOLDS and THROTTLE_ORDERS are 100000/min. With --redis-down every Redis URL of the
+servers (REDIS_URL: cache, throttle counters, seat claims; CHANNEL_LAYER_URL; CELERY_BROKER_URL and
+CELERY_RESULT_BACKEND) is a closed port ("refused") or a local socket that accepts connections and
+never answers ("hung"); this process still reaches the real Redis to clear its keys.
+
+After a short warm-up, the login phase (--login-concurrency at once): --logins buyers log in with
+POST /api/auth/login {"login": email, "password"} → 200 and check out with the access token they
+got; --page-logins others log in on the page (GET /accounts/login/ for the CSRF token, POST it with
+the form → 302, then GET /orders/ → 200 with the session cookie). Then the buyers race, at
 most --concurrency of them checking out at once (so at most that many requests in flight); each:
   1. POST /api/tickets/holds: 1–4 adjacent seats picked front-rows-first among those the seat
      map shows free (the map learns every 201 at once, as the socket would tell it) — or, with
@@ -31,7 +42,8 @@ most --concurrency of them checking out at once (so at most that many requests i
   3. POST /api/orders/pay/<order id> {"idempotency_key": <a UUID>} → 200, paid with points.
 The servers are stopped on exit and on Ctrl-C.
 
-It prints outcomes per step (successes, 409s by code, other errors), tickets secured per second
+It prints per step (login, page login, hold, order, pay) the requests, their status codes and
+p50/p95/p99; outcomes per step (successes, 409s by code, other errors), tickets secured per second
 (tickets in the 201s of order create ÷ race wall time: a ticket is secured once its hold is a
 pending order), paid orders per second, latency p50/p95/p99 per step and per buyer (hold → order,
 and the whole hold → order → pay journey), the CPU each process used, MariaDB's counters over the
@@ -41,7 +53,12 @@ each wallet's ledger sums to its balance (and its last balance_after is it); the
 told; each order's total is its held prices; no seat in two valid tickets of the session; tickets
 = seats (or GA tickets) sold = items of consumed holds, each ticket in the order whose hold sold
 its seat; SessionSeat / Stock counters agree with the live and consumed holds; no seat granted
-twice. Exit status 1 when any check fails.
+twice; every committed payment (payments rows, paid orders) was answered 200; each paid order's
+email is an outbox row (ticketing.models.OutboxMessage, handler "mail.send"), pending while the
+broker is down (no Celery worker runs here, so also with Redis up). The last line sums it up:
+`redis-down=hung: 0 5xx, every charge answered 200 (N/N), pay p99 X ms, login p99 Y ms`.
+Exit status 1 when any check fails, any request answered 5xx or not at all, or a committed payment
+was not answered 200.
 
 Targets on this 2-core machine (the load generator shares the cores): ≥ 250 tickets secured/s,
 p99 < 1 s for the requests that secure tickets (POST holds and POST orders/create; the whole
@@ -53,6 +70,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -72,15 +90,23 @@ PREFIX = "bench-checkout"
 ROWS, PER_ROW = 20, 25
 NO_THROTTLE = "100000/min"  # 2,000 buyers from one address must not be throttled
 STEPS = ("hold", "order", "pay")
-OK = {"hold": 201, "order": 201, "pay": 200}
+LOGIN_STEPS = ("login", "page", "page login")
+OK = {"login": 200, "page": 200, "page login": 302, "hold": 201, "order": 201, "pay": 200}
+NAMES = {"login": "POST api/auth/login", "page": "GET login page, orders", "page login": "POST accounts/login",
+         "hold": "POST holds", "order": "POST orders/create", "pay": "POST orders/pay"}
+PASSWORD = "bench-correct-horse-7"  # of the buyers who log in
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 # --- the buyers ------------------------------------------------------------------------------
 class Checkout:
     def __init__(self, sale: "_services.Sale", tokens: list[str], base: str, *, kind: str, concurrency: int,
-                 retries: int, seed: int):
+                 retries: int, seed: int, emails: list[str] | None = None):
         self.sale, self.tokens, self.base, self.kind = sale, tokens, base, kind
         self.concurrency, self.retries, self.seed = concurrency, retries, seed
+        self.emails = emails or []
+        self.login_samples: list[tuple[str, int, str, float, float]] = []  # as samples, in the login phase
+        self.login_wall, self.login_concurrency = 0.0, 0
         self.view_taken: set[int] = set()  # what the live seat map shows held
         self.samples: list[tuple[str, int, str, float, float]] = []  # step, status, code, ms, ended (s from start)
         self.secure_ms: list[float] = []  # per buyer with an order: first hold request → order 201
@@ -95,14 +121,15 @@ class Checkout:
         self.buyers: Counter = Counter()
         self.wall = 0.0
 
-    async def request(self, http, path: str, token: str, body: dict, step: str) -> tuple[int, str, dict | None]:
+    async def request(self, http, path: str, token: str | None, body: dict, step: str,
+                      samples: list | None = None) -> tuple[int, str, dict | None]:
         import aiohttp
 
         started = time.perf_counter()
         data = None
         try:
             async with http.post(self.base + path, json=body,
-                                 headers={"Authorization": f"Bearer {token}"}) as response:
+                                 headers={"Authorization": f"Bearer {token}"} if token else {}) as response:
                 status, raw = response.status, await response.read()
             code = ""
             try:
@@ -114,8 +141,71 @@ class Checkout:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             status, code = 0, type(exc).__name__
         ended = time.perf_counter()
-        self.samples.append((step, status, code, (ended - started) * 1000, ended - self.started))
+        (self.samples if samples is None else samples).append((step, status, code, (ended - started) * 1000,
+                                                               ended - self.started))
         return status, code, data if status == OK[step] else None
+
+    async def page_request(self, http, method: str, path: str, step: str, data: dict | None = None):
+        """A page request without following redirects: (status, body text), recorded as a login sample."""
+        import aiohttp
+
+        started = time.perf_counter()
+        text, code = "", ""
+        try:
+            async with http.request(method, self.base + path, data=data, allow_redirects=False,
+                                    headers={"Accept-Language": "zh-hans"}) as response:
+                status, text = response.status, await response.text(errors="replace")
+                if status == 302:
+                    code = "→ " + response.headers.get("Location", "?").split("?")[0]
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            status, code = 0, type(exc).__name__
+        ended = time.perf_counter()
+        self.login_samples.append((step, status, code, (ended - started) * 1000, ended - self.started))
+        return status, text
+
+    # --- the login phase --------------------------------------------------------------------------
+    async def api_login(self, http, i: int) -> None:
+        """POST /api/auth/login; on 200 this buyer checks out with the access token it was given."""
+        async with self.sem:
+            status, _code, data = await self.request(http, "/api/auth/login", None,
+                                                     {"login": self.emails[i], "password": PASSWORD}, "login",
+                                                     samples=self.login_samples)
+        if status == 200:
+            self.tokens[i] = data["access"]
+            self.buyers["login: token"] += 1
+        else:
+            self.buyers["login: refused"] += 1
+
+    async def page_login(self, i: int) -> None:
+        """The login page as a browser posts it: the form's CSRF token, the POST, then a page of one's own."""
+        import aiohttp
+
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1 (an IP address) too
+        async with self.sem, aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(force_close=True),
+                                                   timeout=aiohttp.ClientTimeout(total=60)) as http:
+            status, text = await self.page_request(http, "GET", "/accounts/login/", "page")
+            token = CSRF_FIELD.search(text) if status == 200 else None
+            if token is None:
+                self.buyers["page login: no form"] += 1
+                return
+            status, _text = await self.page_request(http, "POST", "/accounts/login/", "page login", data={
+                "csrfmiddlewaretoken": token.group(1), "login": self.emails[i], "password": PASSWORD})
+            if status != 302:
+                self.buyers["page login: refused"] += 1
+                return
+            status, _text = await self.page_request(http, "GET", "/orders/", "page")
+            self.buyers["page login: signed in" if status == 200 else "page login: session lost"] += 1
+
+    async def log_in(self, api: range, page: range, *, concurrency: int) -> None:
+        import aiohttp
+
+        self.login_concurrency = concurrency
+        self.sem = asyncio.Semaphore(concurrency)
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+            self.started = time.perf_counter()
+            await asyncio.gather(*(self.api_login(http, i) for i in api), *(self.page_login(i) for i in page))
+            self.login_wall = time.perf_counter() - self.started
 
     async def hold_seats(self, http, rng: random.Random, token: str) -> int | None:
         k = rng.randint(1, 4)
@@ -213,7 +303,7 @@ async def warm_up(base: str, event_id: int, tokens: list[str], count: int = 48, 
 
     async def one(http, i):
         path, headers = ((f"/api/tickets/{event_id}/stock", {}) if i % 2 else
-                         ("/api/orders", {"Authorization": f"Bearer {tokens[-1 - i]}"}))
+                         ("/api/orders", {"Authorization": f"Bearer {tokens[(-1 - i) % len(tokens)]}"}))
         async with sem, http.get(base + path, headers=headers) as r:
             await r.read()
 
@@ -223,17 +313,20 @@ async def warm_up(base: str, event_id: int, tokens: list[str], count: int = 48, 
 
 # --- the bench database ---------------------------------------------------------------------
 def reset_orders() -> None:
-    """Empties the bench database's orders side (tickets, payments, refunds, orders, wallets, ledgers) so that
-    _services.reset_inventory can empty the inventory: each run starts fresh, every wallet from --points."""
+    """Empties the bench database's orders side (tickets, payments, refunds, orders, wallets, ledgers) and its
+    outbox so that _services.reset_inventory can empty the inventory: each run starts fresh, every wallet from
+    --points."""
     from django.db import transaction
 
     from accounts.models import Notification
     from orders.models import (
         Attendee, CheckIn, LedgerEntry, Order, OrderHold, Payment, Refund, Scan, Ticket, Wallet,
     )
+    from ticketing.models import OutboxMessage
 
     with transaction.atomic():
-        for model in (CheckIn, Scan, Refund, Ticket, Payment, Attendee, LedgerEntry, OrderHold, Order, Wallet):
+        for model in (CheckIn, Scan, Refund, Ticket, Payment, Attendee, LedgerEntry, OrderHold, Order, Wallet,
+                      OutboxMessage):
             model.objects.all()._raw_delete(model.objects.db)
         Notification.objects.filter(kind="order_paid", user__username__startswith="bench-buyer-").delete()
 
@@ -251,6 +344,15 @@ def fund_wallets(users, points: int) -> None:
         LedgerEntry.objects.bulk_create([LedgerEntry(wallet_id=w, kind=LedgerKind.GRANT, amount=amount,
                                                      balance_after=amount, reason="bench", once_key=f"grant:{w}")
                                          for w in wallet_ids], batch_size=1000)
+
+
+def give_password(users) -> None:
+    """PASSWORD for the buyers who log in (one bcrypt hash for all: the hasher is slow on purpose)."""
+    from django.contrib.auth.hashers import make_password
+
+    from accounts.models import User
+
+    User.objects.filter(pk__in=[u.pk for u in users]).update(password=make_password(PASSWORD))
 
 
 # --- reporting ------------------------------------------------------------------------------
@@ -278,6 +380,33 @@ def report_mariadb(before: dict[str, int], after: dict[str, int], wall: float) -
           f"{after.get('Innodb_row_lock_time_max', 0):,} ms), deadlocks {d.get('Innodb_deadlocks', 0)}")
 
 
+def status_histogram(rows) -> str:
+    """"200 ×95, 409 ×3 (taken ×3), 0 ×2 (ServerDisconnectedError)": statuses with their codes (0: no answer)."""
+    parts = []
+    for status, n in sorted(Counter(r[1] for r in rows).items()):
+        codes = Counter(r[2] for r in rows if r[1] == status and r[2])
+        parts.append(f"{status} ×{n:,}" + (" (" + ", ".join(f"{c} ×{k:,}" for c, k in codes.most_common()) + ")"
+                                           if codes else ""))
+    return ", ".join(parts)
+
+
+def report_logins(co: Checkout) -> None:
+    n = len(co.login_samples)
+    print(f"\n--- the logins: {n:,} requests in {co.login_wall:.1f} s, at most {co.login_concurrency} at once ---")
+    print("buyers: " + (", ".join(f"{k} {v:,}" for k, v in sorted(co.buyers.items()) if k.startswith(("login", "page")))
+                        or "none logged in"))
+
+
+def report_steps(co: Checkout) -> None:
+    """Per step of the login phase and the race: requests, p50/p95/p99 and every status code."""
+    print(f"\n{'per step (ms)':24} {'n':>6} {'p50':>7} {'p95':>7} {'p99':>7}  status codes")
+    for step in LOGIN_STEPS + STEPS:
+        rows = [r for r in co.login_samples + co.samples if r[0] == step]
+        if rows:
+            p50, p95, p99 = _services.percentiles([r[3] for r in rows])
+            print(f"{NAMES[step]:24} {len(rows):6,} {p50:7.0f} {p95:7.0f} {p99:7.0f}  {status_histogram(rows)}")
+
+
 def report_race(co: Checkout) -> None:
     samples = co.samples
     print(f"\n--- the race: {len(co.tokens):,} buyers, {len(samples):,} requests in {co.wall:.1f} s, "
@@ -296,7 +425,8 @@ def report_race(co: Checkout) -> None:
     print(f"held: {granted:,} {unit}; secured (in pending orders): {co.tickets_secured:,} tickets in "
           f"{len(co.ordered):,} orders; paid: {sum(n for n, _t in co.paid.values()):,} tickets in {len(co.paid):,} "
           f"orders, {sum(t for _n, t in co.paid.values()):,} points")
-    print("buyers: " + ", ".join(f"{k} {n:,}" for k, n in sorted(co.buyers.items())))
+    print("buyers: " + ", ".join(f"{k} {n:,}" for k, n in sorted(co.buyers.items())
+                                 if not k.startswith(("login", "page"))))
     wall = co.wall or float("nan")
     print(f"throughput: {co.tickets_secured / wall:,.1f} tickets secured/s, {len(co.paid) / wall:,.1f} paid orders/s "
           f"({sum(n for n, _t in co.paid.values()) / wall:,.1f} paid tickets/s), {len(samples) / wall:,.0f} requests/s")
@@ -332,8 +462,11 @@ def report_race(co: Checkout) -> None:
                   f"{paid / width:7.0f} {p50:7.0f} {p99:7.0f}")
 
 
-def check_database(sale: "_services.Sale", co: Checkout, *, points: int, buyers: int) -> int:
-    """Checks money, tickets and counters in the database (and against what the buyers were told)."""
+def check_database(sale: "_services.Sale", co: Checkout, *, points: int, buyers: int,
+                   broker_down: bool) -> tuple[int, dict[str, int]]:
+    """Checks money, tickets and counters in the database (and against what the buyers were told), that every
+    committed payment was answered 200, and that each paid order's email waits in the outbox.
+    Returns the failures and {"charges": committed payments, "answered": of them answered 200, "mails": …}."""
     from django.db.models import Count, Max, Q, Sum
     from django.utils import timezone
 
@@ -341,6 +474,7 @@ def check_database(sale: "_services.Sale", co: Checkout, *, points: int, buyers:
     from orders.models import (
         LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, Ticket, TicketStatus, Wallet,
     )
+    from ticketing.models import OutboxMessage
     from tickets.models import Hold, HoldItem, HoldStatus, SeatStatus, SessionSeat, Stock
 
     now = timezone.now()
@@ -460,9 +594,33 @@ def check_database(sale: "_services.Sale", co: Checkout, *, points: int, buyers:
     check("tickets", not wrong_count and not consumed_unpaid and ticket_sum == paid_total,
           f"paid orders whose ticket count ≠ their items (or tickets of unpaid orders): {len(wrong_count)}; "
           f"consumed holds not in a paid order: {consumed_unpaid}; ticket prices {ticket_sum:,} = paid totals")
+
+    # Every charge that committed was answered 200 (not a 5xx, a timeout or a dropped connection).
+    charged_orders = set(payments.values_list("order_id", flat=True)) | paid_ids
+    unanswered = sorted(charged_orders - set(co.paid))
+    check("charges answered", not unanswered,
+          f"{len(charged_orders):,} orders charged (payments rows or paid), {len(charged_orders) - len(unanswered):,} "
+          f"answered 200; committed but not answered 200: {len(unanswered)}"
+          + (f" e.g. orders {unanswered[:5]}" if unanswered else ""))
+
+    # Nothing lost after the commit: each paid order's email is an outbox row (pending while the broker is down).
+    mails: dict[str, list[tuple[str, str]]] = defaultdict(list)  # recipient → (subject, state)
+    for payload, state in OutboxMessage.objects.filter(handler="mail.send").values_list("payload", "state"):
+        for to in payload.get("to") or []:
+            mails[to].append((payload.get("subject", ""), state))
+    states: Counter = Counter()
+    for number, email in paid_orders.values_list("number", "user__email"):
+        found = [state for subject, state in mails.get(email, []) if number in subject]
+        states[found[0] if found else "missing"] += 1
+    pending = states.get(OutboxMessage.State.PENDING.value, 0)
+    check("outbox", not states.get("missing") and (pending == n_paid or not broker_down),
+          f"mail.send rows of the {n_paid:,} paid orders: pending {pending:,}"
+          + "".join(f", {state} {n:,}" for state, n in states.items() if state != OutboxMessage.State.PENDING.value)
+          + (" (the broker is down: all must be pending)" if broker_down else " (no Celery worker runs here)"))
     if len(wallets) != buyers:
         print(f"  NOTE: {len(wallets):,} wallets for {buyers:,} buyers (wallet_ensure made some?)")
-    return failures
+    return failures, {"charges": len(charged_orders), "answered": len(charged_orders) - len(unanswered),
+                      "mails": pending}
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -482,6 +640,13 @@ def main() -> int:
     parser.add_argument("--retries", type=int, default=2, help="hold tries after a 409 (default 2)")
     parser.add_argument("--points", type=int, default=5000,
                         help="points in each buyer's wallet at the start (default 5000; 4 seats cost 1,520)")
+    parser.add_argument("--logins", type=int, default=100,
+                        help="buyers who log in over the API first and check out with that token (default 100; "
+                             "each login is a bcrypt check, ~0.3 s of CPU)")
+    parser.add_argument("--page-logins", type=int, default=10, help="other buyers who log in on the page (default 10)")
+    parser.add_argument("--login-concurrency", type=int, default=8,
+                        help="logins at once (default 8: people log in over minutes, not all in one second)")
+    _services.add_redis_down_option(parser)
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
     _services.stop_on_sigterm()
@@ -499,23 +664,33 @@ def main() -> int:
     Event.objects.filter(pk=sale.event_id).update(real_name_required=False)  # no attendees to name
     buyers = _services.ensure_buyers(args.buyers)
     fund_wallets(buyers, args.points)
+    api_logins = range(min(args.logins, len(buyers)))
+    page_logins = range(api_logins.stop, min(api_logins.stop + args.page_logins, len(buyers)))
+    give_password(buyers[:page_logins.stop])
     cleared = _services.clear_redis(redis_url, PREFIX)
     on_sale = (f"seated session {sale.seated_session} ({len(sale.seat_ids)} seats)" if args.kind == "seated"
                else f"GA session {sale.ga_session} ({sale.ga_total} tickets)")
     print(f"bench database {DATABASE}: event {sale.event_id} (not real-name), {on_sale}, {len(buyers):,} buyers "
           f"with {args.points:,} points each; {cleared} old Redis keys of {PREFIX}: removed "
           f"({time.perf_counter() - started:.1f} s)")
+    outage = _services.RedisOutage(args.redis_down)
     print(f"servers: gunicorn {args.workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}) + uvicorn 1 worker; "
-          f"Redis {redis_url}; THROTTLE_HOLDS/ORDERS {NO_THROTTLE}")
+          f"{outage.describe(redis_url)}; THROTTLE_HOLDS/ORDERS {NO_THROTTLE}")
     print("load average at start: %.2f %.2f %.2f (other work on the machine skews the figures)" % os.getloadavg())
     try:
-        with _services.Servers(env, name="checkout", workers=args.workers) as servers:
+        with outage, _services.Servers(env, name="checkout", workers=args.workers, server_env=outage.env) as servers:
             print(f"up: HTTP {servers.http}, websockets {servers.ws}; logs in {_services.LOG_DIR}")
             tokens = _services.mint_tokens(buyers)
             _services.run(warm_up(servers.http, sale.event_id, tokens))
             co = Checkout(sale, tokens, servers.http, kind=args.kind, concurrency=args.concurrency,
-                          retries=args.retries, seed=args.seed)
+                          retries=args.retries, seed=args.seed, emails=[u.email for u in buyers])
             meter = _services.CpuMeter({"gunicorn": servers.pid("gunicorn"), "uvicorn": servers.pid("uvicorn")})
+            meter.start()
+            _services.run(co.log_in(api_logins, page_logins, concurrency=args.login_concurrency))
+            cpu = meter.stop()
+            report_logins(co)
+            print(cpu + (f"; gunicorn {1000 * meter.used.get('gunicorn', 0) / len(co.login_samples):.0f} ms per "
+                         "request" if co.login_samples else ""))
             status_before = mariadb_status()
             meter.start()
             _services.run(co.run())
@@ -532,15 +707,21 @@ def main() -> int:
                   + f"; per paid order (all its requests and the 409s around it): {per_paid:.0f} ms "
                   f"→ with both cores for the servers alone, at most ~{2000 / per_request:,.0f} requests/s of this mix")
             print("load average at end: %.2f %.2f %.2f" % os.getloadavg())
-            log = servers.logs["gunicorn"].read_text(errors="replace")
-            errors = log.count("Internal Server Error") + log.count("Traceback")
-            if errors:
-                print(f"NOTE: the gunicorn log ({servers.logs['gunicorn']}) has {log.count('Traceback')} tracebacks, "
-                      f"{log.count('Internal Server Error')} 'Internal Server Error' lines")
-            failures = check_database(sale, co, points=args.points, buyers=len(buyers))
+            report_steps(co)
+            print(f"\ngunicorn log ({servers.logs['gunicorn']}): "
+                  + _services.outage_log_summary(servers.logs["gunicorn"].read_text(errors="replace")))
+            failures, money = check_database(sale, co, points=args.points, buyers=len(buyers),
+                                             broker_down=bool(args.redis_down))
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped")
         return 130
+    every = co.login_samples + co.samples
+    server_errors = sum(1 for r in every if r[1] >= 500)
+    no_answer = sum(1 for r in every if r[1] == 0)
+    pay_p99 = _services.percentiles([r[3] for r in co.samples if r[0] == "pay"])[2]
+    login_p99 = _services.percentiles([r[3] for r in co.login_samples if r[0] == "login"])[2]
+    page_p99 = _services.percentiles([r[3] for r in co.login_samples if r[0] == "page login"])[2]
+    all_answered = money["answered"] == money["charges"]
     rate = co.tickets_secured / co.wall if co.wall else 0
     securing = [s[3] for s in co.samples if s[0] != "pay"]
     p99 = _services.percentiles(securing)[2]
@@ -548,7 +729,11 @@ def main() -> int:
     print(f"\ntargets: ≥ 250 tickets secured/s: {'met' if rate >= 250 else 'MISSED'} ({rate:,.0f}); "
           f"p99 < 1 s: {'met' if p99 < 1000 else 'MISSED'} ({p99:.0f} ms, hold + order requests; "
           f"whole journey p99 {journey_p99:.0f} ms); consistency: {'met' if not failures else 'MISSED'}")
-    return 1 if failures else 0
+    print(f"redis-down={args.redis_down or 'no'}: {server_errors} 5xx, {no_answer} unanswered, "
+          f"{'every charge answered 200' if all_answered else 'charges NOT all answered 200'} "
+          f"({money['answered']:,}/{money['charges']:,}), pay p99 {pay_p99:.0f} ms, login p99 {login_p99:.0f} ms "
+          f"(page login p99 {page_p99:.0f} ms); {money['mails']:,} mails of paid orders pending in the outbox")
+    return 1 if failures or server_errors or no_answer or not all_answered else 0
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import sys
 import time
 from collections import Counter, defaultdict
@@ -359,11 +358,7 @@ def main() -> int:
     parser.add_argument("--retries", type=int, default=2, help="tries after a 409 (default 2)")
     parser.add_argument("--lock-share", type=float, default=0.3,
                         help="share of buyers who take one seat with PUT lock (default 0.3)")
-    parser.add_argument("--redis-down", nargs="?", const="refused", choices=["refused", "hung"],
-                        help="point the servers' REDIS_URL (cache, throttle, seat claims, channel layer) at a port "
-                             "that refuses connections (default), or with 'hung' at one that accepts them and never "
-                             "answers (a stalled or partitioned Redis; use few --buyers: every call waits for its "
-                             "timeout)")
+    _services.add_redis_down_option(parser)
     parser.add_argument("--profile", action="store_true",
                         help="afterwards: SQL and Redis calls of one hold of each kind, and a cProfile")
     parser.add_argument("--seed", type=int, default=20261123)
@@ -383,22 +378,13 @@ def main() -> int:
           f"{len(buyers):,} buyers; {cleared} old Redis keys of {PREFIX}: removed "
           f"({time.perf_counter() - started:.1f} s)")
 
-    server_env, hole = {}, None
-    if args.redis_down == "refused":
-        server_env["REDIS_URL"] = f"redis://127.0.0.1:{_services.closed_port()}/0"
-    elif args.redis_down == "hung":
-        hole = socket.socket()  # the kernel completes handshakes into the backlog; nobody ever reads or answers
-        hole.bind(("127.0.0.1", 0))
-        hole.listen(4096)
-        server_env["REDIS_URL"] = f"redis://127.0.0.1:{hole.getsockname()[1]}/0"
-    layout = (f"gunicorn {args.workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}) + uvicorn 1 worker"
-              + (f"; REDIS_URL={server_env['REDIS_URL']} ({args.redis_down})" if args.redis_down
-                 else f"; Redis {redis_url}"))
-    print(f"servers: {layout}")
+    outage = _services.RedisOutage(args.redis_down)
+    print(f"servers: gunicorn {args.workers} sync workers (DB_CONN_MAX_AGE={args.conn_max_age}) + uvicorn 1 worker; "
+          f"{outage.describe(redis_url)}")
     print("load average at start: %.2f %.2f %.2f (other work on the machine skews the figures)" % os.getloadavg())
     failures = 0
     try:
-        with _services.Servers(env, name="flash_sale", workers=args.workers, server_env=server_env) as servers:
+        with _services.Servers(env, name="flash_sale", workers=args.workers, server_env=outage.env) as servers:
             print(f"up: HTTP {servers.http}, websockets {servers.ws}; logs in {_services.LOG_DIR}")
             tokens = _services.mint_tokens(buyers)
             _services.run(warm_up(servers.http, sale.event_id))
@@ -421,16 +407,13 @@ def main() -> int:
             if args.profile:
                 profile_one_hold(sale, redis_url)
             if args.redis_down:
-                log = servers.logs["gunicorn"].read_text(errors="replace")
-                print(f"\ngunicorn log: {log.count('rate limit skipped')} 'rate limit skipped' warnings, "
-                      f"{log.count('fast path degraded')} 'fast path degraded', "
-                      f"{log.count('push to seatmap')} 'push to seatmap… failed' (ticketing.push)")
+                print("\ngunicorn log: "
+                      + _services.outage_log_summary(servers.logs["gunicorn"].read_text(errors="replace")))
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped")
         return 130
     finally:
-        if hole is not None:
-            hole.close()
+        outage.close()
     rate = len(race.samples) / race.wall if race.wall else 0
     p99 = _services.percentiles([s[3] for s in race.samples])[2]
     print(f"\ntargets: ≥ 500 hold requests/s: {'met' if rate >= 500 else 'MISSED'} ({rate:,.0f}); "
