@@ -97,13 +97,18 @@ def _clean_cache():
 
 
 def reset_redis_backoff() -> None:
-    """Forget that Redis failed, and the counters kept in memory meanwhile."""
+    """Forget that Redis (cache, broker, channel layer) failed, and the counters kept in memory meanwhile."""
     from django.core.cache.backends.locmem import LocMemCache
 
     from ticketing import cache
 
+    from ticketing import outbox, push
+
     cache._state.update(down_until=0.0, logged_at=0.0, since=None)
     LocMemCache(cache.FALLBACK_CACHE_NAME, {}).clear()
+    for backoff in (outbox._broker, push._layer):
+        backoff.until = backoff.logged_at = 0.0
+        backoff.skipped = 0
 
 
 class HungServer:

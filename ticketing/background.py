@@ -11,6 +11,7 @@ import os
 import threading
 from queue import Full, Queue
 from collections.abc import Callable
+from time import monotonic
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,23 @@ class SerialWorker:
                 log.warning("%s: could not handle %r", self.name, item, exc_info=True)
             finally:
                 items.task_done()
+
+
+class Backoff:
+    """Leave a failing service alone for `seconds` after each failure; say so at most once a minute."""
+
+    def __init__(self, what: str, *, seconds: float = 5.0, log_every: float = 60.0):
+        self.what, self.seconds, self.log_every = what, seconds, log_every
+        self.until = self.logged_at = 0.0
+        self.skipped = 0
+
+    def is_down(self) -> bool:
+        return monotonic() < self.until
+
+    def failed(self, exc: BaseException) -> None:
+        now = monotonic()
+        self.until = now + self.seconds
+        if now - self.logged_at >= self.log_every:
+            self.logged_at = now
+            log.warning("%s unavailable (%s); not retried for %.0f s (%d skipped so far)",
+                        self.what, exc, self.seconds, self.skipped)

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ticketing.background import SerialWorker
+from ticketing.background import Backoff, SerialWorker
 from ticketing.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,16 @@ def backlog() -> dict[str, int | float | None]:
 def _hand_to_broker(message_id: int) -> None:
     from ticketing.tasks import outbox_deliver_task
 
+    if _broker.is_down():  # the row waits for the sweep
+        _broker.skipped += 1
+        return
     try:
         outbox_deliver_task.apply_async((message_id,), retry=False)
     except Exception as exc:  # noqa: BLE001 - the sweep delivers what the broker did not take
-        log.warning("outbox #%d left for the sweep: broker unavailable (%s)", message_id, exc)
+        _broker.failed(exc)
+
+
+_broker = Backoff("Celery broker (outbox messages wait for beat's sweep)")
 
 
 _dispatcher = SerialWorker("outbox-dispatch", _hand_to_broker)  # full (broker stalled long): the sweep has it

@@ -9,6 +9,8 @@ stalled Redis stalled the request with it — bench/flash_sale.py.)
 
 A message that cannot be sent is logged and dropped: live pages resync from the
 database when their socket reconnects, and held seats carry their own expiry.
+While the layer's Redis is away, messages are dropped for a few seconds after each
+failure instead of each waiting out a timeout.
 """
 
 import asyncio
@@ -17,20 +19,28 @@ import threading
 
 from channels.layers import get_channel_layer
 
-from ticketing.background import SerialWorker
+from redis.exceptions import RedisError
+
+from ticketing.background import Backoff, SerialWorker
 
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10_000  # beyond this (Redis stalled for long), new messages are dropped
 _thread = threading.local()
+_layer = Backoff("channel layer (live-page pushes)")
 
 
 def _send(item: tuple[str, dict]) -> None:
     group, message = item
+    if _layer.is_down():  # a dead (or hung) Redis is not waited on again for every message
+        _layer.skipped += 1
+        return
     if not hasattr(_thread, "loop"):  # the sender thread's own loop, kept so connections stay open
         _thread.loop = asyncio.new_event_loop()
     try:
         _thread.loop.run_until_complete(get_channel_layer().group_send(group, message))
+    except (OSError, RedisError) as exc:  # the layer's Redis is away: live pages resync when it is back
+        _layer.failed(exc)
     except Exception:  # noqa: BLE001 - a lost push is logged; live pages resync
         log.warning("push to %s failed", group, exc_info=True)
 

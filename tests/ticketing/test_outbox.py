@@ -1,6 +1,7 @@
 """Work after a commit goes through the outbox: never lost, never in the request's way."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders.models import Order
-from tests.conftest import ROOT, HungServer, free_port
+from tests.conftest import ROOT, HungServer, free_port, reset_redis_backoff
 from tests.factories import UserFactory
 from tests.orders.flows import pending_order
 from ticketing import outbox
@@ -50,12 +51,14 @@ def broker(settings, request):
     celery_app.conf.broker_url = url
     drop_producer_pools()
     settings.OUTBOX_DISPATCH = "celery"
+    reset_redis_backoff()
     yield hung
     if hung:
         hung.close()
     outbox.wait_dispatched()
     celery_app.conf.broker_url = saved
     drop_producer_pools()
+    reset_redis_backoff()
 
 
 def drop_producer_pools() -> None:
@@ -134,6 +137,16 @@ def test_a_payment_answers_while_the_broker_is_down_and_its_email_goes_out_later
 
     assert [m.to for m in mail.outbox] == [["buyer@example.com"]]
     assert OutboxMessage.objects.get(pk=waiting.pk).state == "delivered"
+
+
+@pytest.mark.parametrize("broker", ["refused"], indirect=True)
+def test_a_broker_that_failed_is_left_alone_for_a_while_and_the_sweep_has_the_rest(broker, caplog):
+    with caplog.at_level(logging.WARNING, logger="ticketing.background"):
+        outbox._hand_to_broker(1)
+        outbox._hand_to_broker(2)
+
+    assert outbox._broker.is_down() and outbox._broker.skipped == 1
+    assert len(caplog.records) == 1 and "broker" in caplog.records[0].getMessage()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,7 @@
 """ticketing.push: messages reach the group in order, and a stalled channel layer never holds the caller."""
 
 import asyncio
+import logging
 import threading
 
 from channels.layers import get_channel_layer
@@ -47,3 +48,22 @@ def test_a_stalled_channel_layer_does_not_hold_the_caller(monkeypatch):
     assert push._sender.queue.unfinished_tasks == 2
     release.set()
     push.wait_sent()
+
+
+def test_a_dead_channel_layer_is_left_alone_for_a_while(monkeypatch, caplog):
+    sent = []
+
+    class DeadLayer:
+        async def group_send(self, group, message):
+            sent.append(message)
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(push, "get_channel_layer", DeadLayer)
+    with caplog.at_level(logging.WARNING, logger="ticketing.background"):
+        for n in range(50):
+            push.push("push-test", {"type": "test.message", "n": n})
+        push.wait_sent()
+
+    assert len(sent) == 1  # the rest were dropped without waiting on Redis again
+    assert push._layer.skipped == 49
+    assert len(caplog.records) == 1 and not caplog.records[0].exc_info
