@@ -105,6 +105,7 @@ def reset_redis_backoff() -> None:
     from ticketing import outbox, push
 
     cache._state.update(down_until=0.0, logged_at=0.0, since=None)
+    cache._unsent.clear()
     LocMemCache(cache.FALLBACK_CACHE_NAME, {}).clear()
     for backoff in (outbox._broker, push._layer):
         backoff.until = backoff.logged_at = 0.0

@@ -9,13 +9,16 @@ request), logs once a minute, and meanwhile:
   under LOCAL_PREFIXES) live in a process-local memory cache, so brute force is
   still slowed — per process instead of across them;
 - every other read is a miss and every other write is skipped: sessions
-  (cached_db) read and write the database, dev outboxes stay empty.
+  (cached_db) read and write the database, dev outboxes stay empty. The keys
+  whose writes were skipped are deleted from Redis as soon as it answers again,
+  so no entry outlives a change made meanwhile (a logout, a changed session).
 
 `redis_down(exc)` and `redis_is_down()` are the one back-off of the process;
 the inventory fast path (tickets.fastpath) shares it.
 """
 
 import logging
+import threading
 import time
 
 from django.core.cache.backends.locmem import LocMemCache
@@ -31,6 +34,10 @@ LOCAL_PREFIXES = ("allauth:rl", "throttle_")
 FALLBACK_CACHE_NAME = "redis-failover"  # LocMemCache instances of one name share their store
 
 _state = {"down_until": 0.0, "logged_at": 0.0, "since": None}
+WRITES = {"set", "add", "delete", "incr", "touch"}
+UNSENT_MAX = 10_000
+_unsent: set[str] = set()  # keys written while Redis was away: stale there until deleted
+_unsent_lock = threading.Lock()
 CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
 
@@ -76,6 +83,8 @@ class FailoverRedisCache(RedisCache):
     def _call(self, method: str, key, miss, *args, **kwargs):
         if not redis_is_down():
             try:
+                if _unsent:
+                    self._forget_unsent()
                 result = getattr(RedisCache, method)(self, key, *args, **kwargs)
             except CACHE_ERRORS as exc:
                 redis_down(exc)
@@ -83,11 +92,34 @@ class FailoverRedisCache(RedisCache):
                 redis_up()
                 return result
         if not _local(key):
+            if method in WRITES and kwargs.get("version") is None:
+                self._remember_unsent(key)
             return miss
         if method == "set" and kwargs.get("nx"):
             method = "add"
         kwargs = {name: value for name, value in kwargs.items() if name in ("timeout", "version", "default", "delta")}
         return getattr(self._memory, method)(key, *args, **kwargs)
+
+    @staticmethod
+    def _remember_unsent(key) -> None:
+        with _unsent_lock:
+            if len(_unsent) < UNSENT_MAX:
+                _unsent.add(key)
+                if len(_unsent) == UNSENT_MAX:
+                    log.warning("%d cache keys written while Redis was away: later ones may stay stale there "
+                                "until they expire", UNSENT_MAX)
+
+    def _forget_unsent(self) -> None:
+        """Deletes from Redis what was written (or deleted) while it was away (raises if it is still away)."""
+        with _unsent_lock:
+            keys = list(_unsent)
+            _unsent.clear()
+        try:
+            RedisCache.delete_many(self, keys)
+        except CACHE_ERRORS:
+            with _unsent_lock:
+                _unsent.update(keys)
+            raise
 
     def get(self, key, default=None, version=None, client=None):
         return self._call("get", key, default, default=default, version=version)
@@ -110,26 +142,30 @@ class FailoverRedisCache(RedisCache):
     def has_key(self, key, *args, **kwargs):
         return self._call("has_key", key, False, *args, **kwargs)
 
-    def _many(self, method, miss, *args, **kwargs):
-        if redis_is_down():
-            return miss
-        try:
-            result = method(self, *args, **kwargs)
-        except CACHE_ERRORS as exc:
-            redis_down(exc)
-            return miss
-        redis_up()
-        return result
+    def _many(self, method, miss, written, *args, **kwargs):
+        if not redis_is_down():
+            try:
+                if _unsent:
+                    self._forget_unsent()
+                result = method(self, *args, **kwargs)
+            except CACHE_ERRORS as exc:
+                redis_down(exc)
+            else:
+                redis_up()
+                return result
+        for key in written:
+            self._remember_unsent(key)
+        return miss
 
     def get_many(self, *args, **kwargs):
-        return self._many(RedisCache.get_many, {}, *args, **kwargs)
+        return self._many(RedisCache.get_many, {}, (), *args, **kwargs)
 
     def set_many(self, data, *args, **kwargs):
-        return self._many(RedisCache.set_many, list(data), data, *args, **kwargs)
+        return self._many(RedisCache.set_many, list(data), list(data), data, *args, **kwargs)
 
-    def delete_many(self, *args, **kwargs):
-        return self._many(RedisCache.delete_many, 0, *args, **kwargs)
+    def delete_many(self, keys, *args, **kwargs):
+        return self._many(RedisCache.delete_many, 0, list(keys), keys, *args, **kwargs)
 
     def iter_keys(self, *args, **kwargs):
         # A list, so that a failure mid-scan is caught here rather than in the caller's loop.
-        return iter(self._many(lambda cache, *a, **kw: list(RedisCache.iter_keys(cache, *a, **kw)), [], *args, **kwargs))
+        return iter(self._many(lambda cache, *a, **kw: list(RedisCache.iter_keys(cache, *a, **kw)), [], (), *args, **kwargs))

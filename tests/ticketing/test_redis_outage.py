@@ -8,6 +8,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.accounts.test_api import STRONG, login, register
+from tests.conftest import free_port
 from tests.factories import PASSWORD, UserFactory
 from tests.orders.flows import pending_order
 from ticketing import cache as failover
@@ -83,3 +84,16 @@ def test_the_cache_comes_back_by_itself_when_redis_does(settings):
 
     cache.set("k", "v")
     assert cache.get("k") == "v" and failover.degraded_since() is None
+
+
+def test_what_changed_while_redis_was_away_is_not_served_stale_when_it_is_back(settings):
+    from django.core.cache import caches
+
+    real = settings.CACHES["default"]
+    caches["default"].set("session:abc", "logged in")
+    settings.CACHES = {"default": {**real, "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}
+    caches["default"].delete("session:abc")  # a logout during the outage: Redis never heard of it
+    settings.CACHES = {"default": real}
+    failover._state["down_until"] = 0.0  # the back-off window has passed
+
+    assert caches["default"].get("session:abc") is None
