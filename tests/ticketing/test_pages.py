@@ -79,3 +79,18 @@ def test_api_schema_and_docs_are_served_locally(client):
     assert docs.status_code == 200
     assert "drf_spectacular_sidecar/swagger-ui-dist" in docs.content.decode()
     assert "cdn" not in docs.content.decode().lower()
+
+
+def test_healthz_is_503_while_beat_has_never_been_seen(client):
+    from django.core.cache import cache
+
+    from ticketing import heartbeat
+
+    heartbeat.record_worker("worker@test")  # a live worker, but nothing schedules the sweeps
+    cache.delete(heartbeat.BEAT_KEY)
+
+    response = client.get("/healthz")
+
+    celery = response.json()["celery"]
+    assert response.status_code == 503
+    assert celery["ok"] is False and "beat not seen yet" in celery["error"]
