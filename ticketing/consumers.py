@@ -6,6 +6,9 @@ import logging
 from time import monotonic
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,20 @@ INVALID_PAYLOAD = 1007
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 NOT_FOUND = 4404
+
+
+def scope_language(scope: dict) -> str:
+    """The socket's language as LocaleMiddleware picks a page's: the language cookie, else
+    Accept-Language, else the site's default."""
+    candidates = [scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")]
+    accept = dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1")
+    candidates += [code for code, _quality in parse_accept_lang_header(accept)]
+    for code in candidates:
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 class BadFrame(Exception):
@@ -93,7 +110,8 @@ class ClientFrameConsumer(AsyncJsonWebsocketConsumer):
         except BadFrame as bad:
             await self.refuse(bad.code, str(bad))
             return
-        await self.receive_json(content, **kwargs)
+        with translation.override(scope_language(self.scope)):  # replies in the page's language
+            await self.receive_json(content, **kwargs)
 
     async def refuse(self, code: int, why: str, level: int = logging.INFO) -> None:
         log.log(level, "websocket %s closed with %s: %s", self.scope.get("path"), code, why)

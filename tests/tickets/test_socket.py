@@ -6,6 +6,7 @@ import json
 import logging
 
 import channels.consumer
+import pytest
 import websockets
 from channels.testing.websocket import WebsocketCommunicator
 from django.conf import settings
@@ -161,8 +162,9 @@ def test_a_change_is_forwarded_without_a_trip_to_the_database_thread(monkeypatch
 
 
 # --- what a misbehaving client gets ------------------------------------------------------------
-def seat_map_communicator(session_id: int) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ws/seatmap/{session_id}/", headers=[(b"origin", b"http://127.0.0.1")])
+def seat_map_communicator(session_id: int, language: str = "en") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/seatmap/{session_id}/",
+                                 headers=[(b"origin", b"http://127.0.0.1"), (b"accept-language", language.encode())])
 
 
 async def everything_sent(communicator: WebsocketCommunicator) -> list[dict]:
@@ -249,3 +251,21 @@ def test_an_unknown_session_or_a_binary_frame_closes_the_map_cleanly(transaction
     assert unknown == (False, 4404)
     assert closed == {"type": "websocket.close", "code": 1003}
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("language,detail", [("zh-CN,zh;q=0.9", "座位图刷新过于频繁，请稍等几秒。"),
+                                             ("en-GB,en;q=0.8", "Too many refreshes of the seat map: wait a few seconds.")])
+def test_a_page_is_told_to_slow_down_in_its_language(transactional_db, language, detail):
+    session, _types = seated_session()
+
+    async def scenario():
+        communicator = seat_map_communicator(session.pk, language=language)
+        assert (await communicator.connect())[0]
+        await communicator.receive_json_from(timeout=5)
+        for _ in range(RESYNC_BURST + 1):
+            await communicator.send_json_to({"action": "resync"})
+        replies = [await communicator.receive_json_from(timeout=5) for _ in range(RESYNC_BURST + 1)]
+        await communicator.disconnect()
+        return replies
+
+    assert run(scenario())[-1] == {"type": "error", "code": "slow_down", "detail": detail}
