@@ -32,6 +32,9 @@ def test_a_configured_provider_has_its_button_and_its_login_page(client, setting
     settings.SOCIALACCOUNT_PROVIDERS = BOTH_CONFIGURED
     page = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "/accounts/google/login/" in page and "/accounts/weixin/login/" in page
+    assert ">微信</a>" in page and ">Google</a>" in page and "Weixin" not in page
+    english = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert ">WeChat</a>" in english
     assert client.get("/accounts/google/login/").status_code == 200  # "continue with Google?" page
     assert client.get("/accounts/weixin/login/").status_code == 200
 
