@@ -170,6 +170,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ticketing.sqlcount.sql_count_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "log_request_id.middleware.RequestIDMiddleware",
@@ -186,6 +187,9 @@ MIDDLEWARE = [
     "accounts.middleware.PreferredLanguageMiddleware",
     "ticketing.errors.DomainErrorMiddleware",
 ]
+
+# bench/checkout.py turns this on to read the statements of each step off the responses.
+SQL_COUNT_HEADER = env.bool("SQL_COUNT_HEADER", default=False)
 
 ROOT_URLCONF = "ticketing.urls"
 WSGI_APPLICATION = "ticketing.wsgi.application"
