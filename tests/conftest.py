@@ -92,6 +92,9 @@ def _clean_cache():
     keys += list(client.scan_iter(f"{settings.CACHE_KEY_PREFIX}:soldout:*", count=1000))
     if keys:
         client.delete(*keys)
+    from tickets import catalogue
+
+    catalogue.forget_all()  # ids come back after a rollback on some databases
     yield
     reset_redis_backoff()
 

@@ -16,8 +16,10 @@ failure instead of each waiting out a timeout.
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 
 from channels.layers import get_channel_layer
+from django.db import close_old_connections
 
 from redis.exceptions import RedisError
 
@@ -30,11 +32,17 @@ _thread = threading.local()
 _layer = Backoff("channel layer (live-page pushes)")
 
 
-def _send(item: tuple[str, dict]) -> None:
+def _send(item: tuple[str, dict | Callable[[], dict]]) -> None:
     group, message = item
     if _layer.is_down():  # a dead (or hung) Redis is not waited on again for every message
         _layer.skipped += 1
         return
+    if callable(message):  # built here, off the request (it reads the database: this thread's own connection)
+        close_old_connections()
+        try:
+            message = message()
+        finally:
+            close_old_connections()
     if not hasattr(_thread, "loop"):  # the sender thread's own loop, kept so connections stay open
         _thread.loop = asyncio.new_event_loop()
     try:
@@ -48,8 +56,10 @@ def _send(item: tuple[str, dict]) -> None:
 _sender = SerialWorker("channel-push", _send, maxsize=MAX_QUEUED)
 
 
-def push(group: str, message: dict) -> None:
-    """Sends `message` to every consumer in `group`, soon and in order; never blocks, never raises."""
+def push(group: str, message: dict | Callable[[], dict]) -> None:
+    """Sends `message` to every consumer in `group`, soon and in order; never blocks, never raises.
+
+    A callable is called on the sender thread to build the message when its turn comes."""
     if not _sender.put((group, message)) and _sender.dropped % 1000 == 1:
         log.error("channel layer stalled: %d live-page messages dropped so far", _sender.dropped)
 

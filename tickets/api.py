@@ -10,12 +10,13 @@ import logging
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer
 from accounts.models import Role
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
@@ -189,7 +190,8 @@ class LockView(APIView):
 
 
 class HoldsView(APIView):
-    permission_classes = [roles(*ANY_ROLE)]
+    authentication_classes = HOT_PATH_AUTHENTICATION
+    permission_classes = [AnyBuyer]
     throttle_classes = [FailOpenThrottle]
     throttle_scope = "holds"
 
@@ -203,13 +205,29 @@ class HoldsView(APIView):
         data = HoldRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        session = _session_for_buyer(v["session"], request.user)
         try:
             quantities = {int(k): n for k, n in v["quantities"].items()}
         except ValueError as exc:
             raise services.BadHoldRequest(_("Unknown ticket type for this event.")) from exc
-        hold = services.hold_create(user=request.user, session=session, seat_ids=v["seats"], quantities=quantities)
-        return Response(HoldSerializer(selectors.hold_with_items(hold.pk)).data, status=status.HTTP_201_CREATED)
+        taken = services.hold_take(user=request.user, session_id=v["session"], seat_ids=v["seats"],
+                                   quantities=quantities, check_visible=True)
+        return Response(hold_answer(taken), status=status.HTTP_201_CREATED)
+
+
+_time = serializers.DateTimeField()
+_money = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+def hold_answer(taken: services.Taken) -> dict:
+    """HoldSerializer's shape for a hold just made, from what the write knows (no query)."""
+    info = taken.info
+    return {"id": taken.hold.pk, "session": info.id, "status": taken.hold.status,
+            "expires_at": _time.to_representation(taken.hold.expires_at),
+            "items": [{"ticket_type": i.ticket_type_id, "ticket_type_name": info.ticket_types[i.ticket_type_id].name,
+                       "seat": i.seat_id, "seat_label": info.seat_label(i.seat_id) if i.seat_id else None,
+                       "quantity": i.quantity, "unit_price": _money.to_representation(i.unit_price)}
+                      for i in taken.items],
+            "total_price": _money.to_representation(taken.total)}
 
 
 class HoldDetailView(APIView):

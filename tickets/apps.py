@@ -12,3 +12,19 @@ class TicketsConfig(AppConfig):
         from tickets.publisher_views import inventory_overview
 
         review_inventory_register(inventory_overview)
+
+        # What a sale keeps of an event (tickets.catalogue) is dropped whenever its publisher changes it.
+        from django.db.models.signals import post_delete, post_save
+
+        from events.models import Event
+        from tickets import catalogue
+        from tickets.models import PriceTier, Seat, SeatMap, Session, TicketType
+
+        def forget(sender, instance, **kwargs):
+            event_id = catalogue.event_id_of(instance)
+            if event_id:
+                catalogue.forget_event(event_id)
+
+        for model in (Event, TicketType, PriceTier, Session, SeatMap, Seat):
+            post_save.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-save-{model.__name__}")
+            post_delete.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-delete-{model.__name__}")

@@ -33,10 +33,18 @@ def seat_message(change: SeatChange) -> list:
 def broadcast_changes(session_id: int, changes: list[SeatChange]) -> None:
     if not changes:
         return
-    from tickets.selectors import stock_available  # reads the committed counters
-
     seats = [seat_message(c) for c in changes if c.seat is not None]
     types = {c.ticket_type for c in changes if c.ticket_type is not None}
+    if not types:
+        push(group_name(session_id), {"type": "seatmap.changed", "seats": seats, "stock": {}})
+        return
+    # GA counters are read on the push thread, after this commit, not by the request.
+    push(group_name(session_id), lambda: _with_stock(session_id, seats, types))
+
+
+def _with_stock(session_id: int, seats: list, types: set[int]) -> dict:
+    from tickets.selectors import stock_available  # reads the committed counters
+
     # msgpack (channels-redis) refuses non-string map keys: ticket type ids go as strings.
-    stock = {str(tt): n for tt, n in stock_available(session_id, types).items()} if types else {}
-    push(group_name(session_id), {"type": "seatmap.changed", "seats": seats, "stock": stock})
+    stock = {str(tt): n for tt, n in stock_available(session_id, types).items()}
+    return {"type": "seatmap.changed", "seats": seats, "stock": stock}

@@ -129,7 +129,7 @@ def hold_with_items(hold_id: int) -> Hold:
 
 def holds_live(user, *, session: Session | None = None):
     """The buyer's holds that still count, soonest to expire first, with their items."""
-    holds = (Hold.objects.filter(user=user, status=HoldStatus.ACTIVE, expires_at__gt=timezone.now())
+    holds = (Hold.objects.filter(user_id=user.pk, status=HoldStatus.ACTIVE, expires_at__gt=timezone.now())
              .select_related("session__event").prefetch_related("items__ticket_type", "items__seat"))
     if session is not None:
         holds = holds.filter(session=session)

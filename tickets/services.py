@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from events.models import Event, EventStatus
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa: F401 - re-exported for callers
-from tickets import fastpath
+from tickets import catalogue, fastpath
 from tickets.broadcast import SeatChange, broadcast_changes
 from tickets.models import (
     Hold, HoldItem, HoldStatus, PriceTier, Seat, SeatMap, SeatStatus, Seating, Session, SessionSeat, Stock,
@@ -222,43 +222,69 @@ def event_summary_refresh(*, event_id: int) -> None:
 # --- buyers: holds -------------------------------------------------------------------
 
 
+@dataclass
+class Taken:
+    """A hold just made, with everything its answer needs, so the view reads nothing back."""
+
+    hold: Hold
+    items: list  # HoldItem rows of this request (a joined hold has older ones too)
+    info: "catalogue.SessionInfo"
+    changes: list
+    result: object = None  # what `then` returned (orders.services.order_create_direct: the order)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((i.unit_price * i.quantity for i in self.items), Decimal("0"))
+
+
 def hold_create(*, user: User, session: Session, seat_ids: Iterable[int] = (),
                 quantities: dict[int, int] | None = None, join: bool = False) -> Hold:
     """Holds these seats, or these GA quantities (ticket type id → n), all or none.
 
     With `join`, seats go into the buyer's live hold for this session (sharing
     its timer) if there is one. Raises SalesClosed, BadHoldRequest, SeatTaken,
-    SoldOut, OverLimit, TooManyHolds; on any error nothing is held.
+    SoldOut, OverLimit, TooManyHolds; on any error nothing is held. The caller
+    has checked the buyer may see the session.
     """
+    return hold_take(user=user, session_id=session.pk, seat_ids=seat_ids, quantities=quantities, join=join).hold
+
+
+def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities: dict[int, int] | None = None,
+              join: bool = False, then=None, check_visible: bool = False) -> Taken:
+    """hold_create's work, answering with a Taken. `then(taken)` runs inside the hold's transaction
+    (an order made of it), so both commit or neither; `check_visible` raises NotFound for a session
+    the buyer may not see. `user` may be an accounts.authentication.TokenBuyer: only its id is used,
+    and the first statement refuses an inactive account."""
+    info = catalogue.session_info(session_id)
+    if info is None or (check_visible and not info.visible_to(user)):
+        raise NotFound(_("No such session."))
     seat_ids = sorted(set(int(s) for s in seat_ids))
     quantities = {int(k): int(v) for k, v in (quantities or {}).items() if int(v) != 0}
-    _check_request(session, seat_ids, quantities)
+    _check_request(info, seat_ids, quantities)
     token = uuid.uuid4().hex
     if seat_ids:
-        taken = fastpath.claim_seats(session.pk, seat_ids, token)
+        taken = fastpath.claim_seats(session_id, seat_ids, token)
         if taken:
-            raise SeatTaken(seats=_seat_names(taken))
-    elif sold_out := fastpath.known_sold_out(session.pk, quantities):
+            raise SeatTaken(seats=_seat_names(info, taken))
+    elif sold_out := fastpath.known_sold_out(session_id, quantities):
         raise SoldOut(name=", ".join(sold_out))
     try:
-        hold, changes = retry_deadlocks(
-            lambda: _hold_create_in_db(user=user, session=session, seat_ids=seat_ids, quantities=quantities,
-                                       join=join))
+        result = retry_deadlocks(lambda: _hold_in_transaction(user.pk, info, seat_ids, quantities, join, then))
     except BaseException:
-        fastpath.unclaim_seats(session.pk, seat_ids, token)
+        fastpath.unclaim_seats(session_id, seat_ids, token)
         raise
-    ms = int((hold.expires_at - timezone.now()).total_seconds() * 1000)
-    fastpath.confirm_seats(session.pk, seat_ids, token, ms)
-    broadcast_changes(session.pk, changes)
-    return hold
+    ms = int((result.hold.expires_at - timezone.now()).total_seconds() * 1000)
+    fastpath.confirm_seats(session_id, seat_ids, token, ms)
+    broadcast_changes(session_id, result.changes)
+    return result
 
 
-def _check_request(session: Session, seat_ids: list[int], quantities: dict[int, int]) -> None:
-    if not session.sales_open() or session.event.status != EventStatus.APPROVED:
+def _check_request(info, seat_ids: list[int], quantities: dict[int, int]) -> None:
+    if not info.sales_open(timezone.now()):
         raise SalesClosed()
-    if session.is_seated and quantities:
+    if info.seated and quantities:
         raise BadHoldRequest(_("This session is sold by seat: choose seats on the map."))
-    if not session.is_seated and seat_ids:
+    if not info.seated and seat_ids:
         raise BadHoldRequest(_("This session has no seat map: choose how many tickets of each type."))
     if any(n < 0 for n in quantities.values()):
         raise BadHoldRequest(_("Quantities cannot be negative."))
@@ -283,82 +309,123 @@ def retry_deadlocks(fn):
     raise AssertionError("unreachable")
 
 
-@transaction.atomic
-def _hold_create_in_db(*, user, session, seat_ids, quantities, join) -> tuple[Hold, list]:
+def _hold_in_transaction(user_id, info, seat_ids, quantities, join, then) -> Taken:
+    with transaction.atomic():
+        taken = _hold_in_db(user_id, info, seat_ids, quantities, join)
+        if then is not None:
+            taken.result = then(taken)
+    return taken
+
+
+def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, int], join: bool) -> Taken:
+    """Four statements: the buyer's row locked with its limits read, the hold, the seats or stock, the items."""
     now = timezone.now()
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
-    live = Hold.objects.filter(user=user, status=HoldStatus.ACTIVE, expires_at__gt=now)
-    hold = live.filter(session=session).order_by("-expires_at").first() if join else None
-    if hold is not None and _held_by_an_order(hold.pk):
-        hold = None  # an order's holds are fixed; new seats start a new hold
-    if hold is None:
-        live_count = live.count()
-        if live_count >= settings.HOLD_MAX_ACTIVE:
-            raise TooManyHolds(count=live_count)
-
-    seats = list(SessionSeat.objects.filter(session=session, seat_id__in=seat_ids)
-                 .values_list("pk", "seat_id", "ticket_type_id"))
-    if len(seats) != len(seat_ids):
-        raise BadHoldRequest(_("Some of these seats are not in this session's map."))
     wanted = Counter(quantities)
-    for _pk, _seat, tt in seats:
-        wanted[tt] += 1
-    ticket_types = {t.pk: t for t in TicketType.objects.filter(pk__in=wanted, event_id=session.event_id)
-                    .prefetch_related("tiers")}
-    if len(ticket_types) != len(wanted):
+    for seat_id in seat_ids:
+        seat = info.seats.get(seat_id)
+        if seat is None:
+            raise BadHoldRequest(_("Some of these seats are not in this session's map."))
+        wanted[seat[0]] += 1
+    if any(tt not in info.ticket_types for tt in wanted):
         raise BadHoldRequest(_("Unknown ticket type for this event."))
-    _check_limits(user, session, wanted, ticket_types, now)
-
-    if hold is None:
-        hold = Hold.objects.create(user=user, session=session,
+    live_count, mine, joined = _buyer_state(user_id, info.id, sorted(wanted), now, join)
+    if joined is None and live_count >= settings.HOLD_MAX_ACTIVE:
+        raise TooManyHolds(count=live_count)
+    for tt, n in wanted.items():
+        ticket_type = info.ticket_types[tt]
+        if mine.get(tt, 0) + n > ticket_type.per_user_limit:
+            raise OverLimit(limit=ticket_type.per_user_limit, name=ticket_type.name)
+    prices = {tt: _price_now(info.ticket_types[tt], info, now) for tt in wanted}
+    if joined is not None:
+        hold = Hold.objects.get(pk=joined)
+    else:
+        hold = Hold.objects.create(user_id=user_id, session_id=info.id,
                                    expires_at=now + timedelta(minutes=settings.HOLD_MINUTES))
-    prices = {tt: _price_now(ticket_types[tt], session, now) for tt in wanted}
-    changes = []
-    if seats:
-        taken = (SessionSeat.objects.filter(pk__in=[pk for pk, _s, _t in seats])
+    items, changes = [], []
+    if seat_ids:
+        taken = (SessionSeat.objects.filter(session_id=info.id, seat_id__in=seat_ids)
                  .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
                  .update(status=SeatStatus.HELD, hold=hold, held_until=hold.expires_at, version=F("version") + 1))
-        if taken != len(seats):
-            raise SeatTaken(seats=_seat_names(_unavailable(session, seat_ids, now)))
-        HoldItem.objects.bulk_create(HoldItem(hold=hold, ticket_type_id=tt, seat_id=seat_id, unit_price=prices[tt])
-                                     for _pk, seat_id, tt in seats)
-        owner = owner_token(user.pk)
-        changes += [SeatChange(seat=seat_id, status=SeatStatus.HELD, owner=owner, until=hold.expires_at)
-                    for _pk, seat_id, _tt in seats]
+        if taken != len(seat_ids):
+            raise SeatTaken(seats=_seat_names(info, _unavailable(info.id, seat_ids, now)))
+        owner = owner_token(user_id)
+        for seat_id in seat_ids:
+            tt = info.seats[seat_id][0]
+            items.append(HoldItem(hold=hold, ticket_type_id=tt, seat_id=seat_id, unit_price=prices[tt]))
+            changes.append(SeatChange(seat=seat_id, status=SeatStatus.HELD, owner=owner, until=hold.expires_at))
     for tt, n in sorted(quantities.items()):
-        if not _take_stock(session, tt, n, now, name=ticket_types[tt].name):
-            raise SoldOut(name=ticket_types[tt].name)
-        HoldItem.objects.create(hold=hold, ticket_type_id=tt, quantity=n, unit_price=prices[tt])
+        if not _take_stock(info, tt, n, now):
+            raise SoldOut(name=info.ticket_types[tt].name)
+        items.append(HoldItem(hold=hold, ticket_type_id=tt, quantity=n, unit_price=prices[tt]))
         changes.append(SeatChange(ticket_type=tt))
-    return hold, changes
+    HoldItem.objects.bulk_create(items)
+    return Taken(hold=hold, items=items, info=info, changes=changes)
 
 
-def _check_limits(user, session, wanted: Counter, ticket_types: dict, now) -> None:
-    """The buyer's live holds and purchases of each type in this session, plus this request, within the limit."""
-    mine = dict(HoldItem.objects.filter(hold__user=user, hold__session=session, ticket_type_id__in=wanted)
-                .filter(Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now))
-                .values("ticket_type_id").annotate(n=Sum("quantity")).values_list("ticket_type_id", "n"))
-    for tt, n in wanted.items():
-        limit = ticket_types[tt].per_user_limit
-        if mine.get(tt, 0) + n > limit:
-            raise OverLimit(limit=limit, name=ticket_types[tt].name)
+def _buyer_state(user_id: int, session_id: int, type_ids: list[int], now, join: bool):
+    """One statement: locks the buyer's row (two tabs of one buyer queue here) and reads, as of that lock,
+    its live holds, what it holds or bought of each type in this session and, with `join`, its latest
+    live hold of this session that no open order carries. Returns (live count, {type: n}, hold id or None);
+    AccountInactive if the account is gone or deactivated."""
+    from accounts.authentication import AccountInactive
+    from orders.models import Order, OrderHold, OrderStatus  # orders builds on tickets: asked lazily
+
+    q = connection.ops.quote_name
+    hold_t, item_t, user_t = q(Hold._meta.db_table), q(HoldItem._meta.db_table), q(User._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    active, consumed = HoldStatus.ACTIVE.value, HoldStatus.CONSUMED.value
+    columns = [f"(SELECT COUNT(*) FROM {hold_t} h WHERE h.user_id = u.id AND h.status = %s AND h.expires_at > %s)"]
+    params: list = [active, at]
+    for tt in type_ids:
+        columns.append(
+            f"(SELECT COALESCE(SUM(i.quantity), 0) FROM {item_t} i JOIN {hold_t} h ON h.id = i.hold_id"
+            f" WHERE h.user_id = u.id AND h.session_id = %s AND i.ticket_type_id = %s"
+            f" AND (h.status = %s OR (h.status = %s AND h.expires_at > %s)))")
+        params += [session_id, tt, consumed, active, at]
+    if join:
+        order_t, link_t = q(Order._meta.db_table), q(OrderHold._meta.db_table)
+        columns.append(
+            f"(SELECT h.id FROM {hold_t} h WHERE h.user_id = u.id AND h.session_id = %s AND h.status = %s"
+            f" AND h.expires_at > %s AND NOT EXISTS (SELECT 1 FROM {link_t} oh JOIN {order_t} o ON o.id = oh.order_id"
+            f" WHERE oh.hold_id = h.id AND o.status NOT IN (%s, %s) AND NOT (o.status = %s AND o.expires_at <= %s))"
+            f" ORDER BY h.expires_at DESC, h.id DESC LIMIT 1)")
+        params += [session_id, active, at, OrderStatus.EXPIRED.value, OrderStatus.CANCELLED.value,
+                   OrderStatus.PENDING.value, at]
+    sql = f"SELECT {', '.join(columns)} FROM {user_t} u WHERE u.id = %s AND u.is_active = %s"
+    params += [user_id, True]
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise AccountInactive()
+    mine = {tt: int(n) for tt, n in zip(type_ids, row[1:1 + len(type_ids)])}
+    return int(row[0]), mine, (row[-1] if join else None)
 
 
-def _take_stock(session, ticket_type_id: int, n: int, now, *, name: str) -> bool:
-    stock = Stock.objects.filter(session=session, ticket_type_id=ticket_type_id)
-    taken = stock.filter(available__gte=n).update(available=F("available") - n, held=F("held") + n)
+def _take_stock(info, ticket_type_id: int, n: int, now) -> bool:
+    stock = Stock.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id)
+    take = {"available": F("available") - n, "held": F("held") + n}
+    # More than asked is left (the usual case): one statement. Else exactly the last ones?
+    taken = stock.filter(available__gt=n).update(**take)
+    if not taken and stock.filter(available=n).update(**take):
+        # The last ones: search stops offering the event once this commits.
+        transaction.on_commit(lambda: event_summary_refresh(event_id=info.event_id))
+        return True
+    if not taken:
+        taken = stock.filter(available__gte=n).update(**take)
     # Stock in holds past their expiry is free: return it for good, then try once more.
-    if not taken and _expire_due_holding(session, ticket_type_id, now):
+    if not taken and _expire_due_holding(info.id, ticket_type_id, now):
         taken = stock.filter(available__gte=n).update(available=F("available") - n, held=F("held") + n)
     if not taken and not stock.filter(available__gt=0).exists():
-        fastpath.mark_sold_out(session.pk, ticket_type_id, name)  # none left at all (not just fewer than asked)
-    if taken and stock.filter(available=0).exists():  # the last ones: search stops offering the event
-        transaction.on_commit(lambda: event_summary_refresh(event_id=session.event_id))
+        # None left at all (not just fewer than asked): turn the next buyers away before the database.
+        fastpath.mark_sold_out(info.id, ticket_type_id, info.ticket_types[ticket_type_id].name)
     return bool(taken)
 
 
-def _expire_due_holding(session, ticket_type_id, now) -> int:
-    due = (Hold.objects.filter(session=session, status=HoldStatus.ACTIVE, expires_at__lte=now,
+def _expire_due_holding(session_id: int, ticket_type_id: int, now) -> int:
+    due = (Hold.objects.filter(session_id=session_id, status=HoldStatus.ACTIVE, expires_at__lte=now,
                                items__ticket_type_id=ticket_type_id, items__seat__isnull=True)
            .values_list("pk", flat=True).distinct()[:50])
     freed = 0
@@ -366,45 +433,44 @@ def _expire_due_holding(session, ticket_type_id, now) -> int:
         changes = _end_hold(hold_id, HoldStatus.EXPIRED, now, from_status=HoldStatus.ACTIVE, expired_only=True)
         if changes is not None:
             freed += 1
-            transaction.on_commit(lambda c=changes: broadcast_changes(session.pk, c))
+            transaction.on_commit(lambda c=changes: broadcast_changes(session_id, c))
     return freed
 
 
-def _price_now(ticket_type: TicketType, session: Session, now) -> Decimal:
-    tiers = list(ticket_type.tiers.all())
-    ratio = sold_ratio(session, ticket_type.pk, now) if any(t.kind == "demand" for t in tiers) else 0.0
-    return price_for(ticket_type.base_price, tiers, now=now, sold_ratio=ratio)
+def _price_now(ticket_type, info, now) -> Decimal:
+    """The price a hold made now gets (a demand tier reads how much of the type is gone: one more query)."""
+    ratio = sold_ratio(info.id, info.seated, ticket_type.id, now) if ticket_type.has_demand_tier else 0.0
+    return price_for(ticket_type.base_price, ticket_type.tiers, now=now, sold_ratio=ratio)
 
 
-def sold_ratio(session: Session, ticket_type_id: int, now) -> float:
+def sold_ratio(session_id: int, seated: bool, ticket_type_id: int, now) -> float:
     """Share of this type in this session that is held (live) or sold."""
-    if session.is_seated:
-        seats = SessionSeat.objects.filter(session=session, ticket_type_id=ticket_type_id)
+    if seated:
+        seats = SessionSeat.objects.filter(session_id=session_id, ticket_type_id=ticket_type_id)
         total = seats.count()
         taken = seats.filter(Q(status=SeatStatus.SOLD) | Q(status=SeatStatus.HELD, held_until__gt=now)).count()
     else:
-        stock = Stock.objects.filter(session=session, ticket_type_id=ticket_type_id).first()
+        stock = Stock.objects.filter(session_id=session_id, ticket_type_id=ticket_type_id).first()
         if stock is None:
             return 0.0
-        total, taken = stock.total, stock.held + stock.sold - _expired_quantity(session, ticket_type_id, now)
+        total, taken = stock.total, stock.held + stock.sold - _expired_quantity(session_id, ticket_type_id, now)
     return taken / total if total else 1.0
 
 
-def _expired_quantity(session, ticket_type_id, now) -> int:
-    return (HoldItem.objects.filter(hold__session=session, hold__status=HoldStatus.ACTIVE, hold__expires_at__lte=now,
-                                    ticket_type_id=ticket_type_id, seat__isnull=True)
+def _expired_quantity(session_id: int, ticket_type_id: int, now) -> int:
+    return (HoldItem.objects.filter(hold__session_id=session_id, hold__status=HoldStatus.ACTIVE,
+                                    hold__expires_at__lte=now, ticket_type_id=ticket_type_id, seat__isnull=True)
             .aggregate(n=Sum("quantity"))["n"] or 0)
 
 
-def _unavailable(session, seat_ids, now) -> list[int]:
-    return list(SessionSeat.objects.filter(session=session, seat_id__in=seat_ids)
+def _unavailable(session_id: int, seat_ids, now) -> list[int]:
+    return list(SessionSeat.objects.filter(session_id=session_id, seat_id__in=seat_ids)
                 .exclude(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
                 .values_list("seat_id", flat=True)) or list(seat_ids)
 
 
-def _seat_names(seat_ids) -> str:
-    seats = Seat.objects.filter(pk__in=list(seat_ids)[:5])
-    return ", ".join(str(s.label) for s in seats) or str(_("a seat"))
+def _seat_names(info, seat_ids) -> str:
+    return ", ".join(info.seat_label(s) for s in list(seat_ids)[:5] if s in info.seats) or str(_("a seat"))
 
 
 def owner_token(user_id: int) -> str:
@@ -505,24 +571,33 @@ def holds_expire_due(*, now: datetime | None = None, limit: int = 1000) -> int:
 # --- called by orders, inside the order's transaction -------------------------------
 
 
-def holds_consume(*, user: User, hold_ids: list[int]) -> None:
-    """Marks live holds sold. HoldExpired (and the caller's transaction rolls back) if any has lapsed."""
+def holds_consume(*, user, hold_ids: list[int], items: list | None = None) -> None:
+    """Marks live holds sold (`items`: all their HoldItems, if the caller has read them). HoldExpired (and
+    the caller's transaction rolls back) if any has lapsed. `user`: the buyer or its id."""
     now = timezone.now()
-    for hold_id in sorted(hold_ids):
-        if not Hold.objects.filter(pk=hold_id, user=user, status=HoldStatus.ACTIVE, expires_at__gt=now).update(
-                status=HoldStatus.CONSUMED, ended_at=now):
-            raise HoldExpired()
-        seats = HoldItem.objects.filter(hold_id=hold_id, seat__isnull=False).count()
-        if SessionSeat.objects.filter(hold_id=hold_id, status=SeatStatus.HELD).update(
-                status=SeatStatus.SOLD, held_until=None, version=F("version") + 1) != seats:
-            raise HoldExpired()
-        session_id = Hold.objects.filter(pk=hold_id).values_list("session_id", flat=True).get()
-        changes = [SeatChange(seat=s, status=SeatStatus.SOLD)
-                   for s in HoldItem.objects.filter(hold_id=hold_id, seat__isnull=False).values_list("seat_id", flat=True)]
-        for tt, n in HoldItem.objects.filter(hold_id=hold_id, seat__isnull=True).values_list("ticket_type_id", "quantity"):
-            Stock.objects.filter(session_id=session_id, ticket_type_id=tt).update(held=F("held") - n, sold=F("sold") + n)
-            changes.append(SeatChange(ticket_type=tt))
-        transaction.on_commit(lambda s=session_id, c=changes: broadcast_changes(s, c))
+    user_id = getattr(user, "pk", user)
+    hold_ids = sorted(hold_ids)
+    if items is None:
+        items = list(HoldItem.objects.filter(hold_id__in=hold_ids).select_related("hold"))
+    if Hold.objects.filter(pk__in=hold_ids, user_id=user_id, status=HoldStatus.ACTIVE, expires_at__gt=now).update(
+            status=HoldStatus.CONSUMED, ended_at=now) != len(hold_ids):
+        raise HoldExpired()
+    seats = [i for i in items if i.seat_id]
+    if seats and SessionSeat.objects.filter(hold_id__in=hold_ids, status=SeatStatus.HELD).update(
+            status=SeatStatus.SOLD, held_until=None, version=F("version") + 1) != len(seats):
+        raise HoldExpired()
+    changes = defaultdict(list)
+    sold = Counter()
+    for item in items:
+        if item.seat_id:
+            changes[item.hold.session_id].append(SeatChange(seat=item.seat_id, status=SeatStatus.SOLD))
+        else:
+            sold[(item.hold.session_id, item.ticket_type_id)] += item.quantity
+    for (session_id, tt), n in sorted(sold.items()):
+        Stock.objects.filter(session_id=session_id, ticket_type_id=tt).update(held=F("held") - n, sold=F("sold") + n)
+        changes[session_id].append(SeatChange(ticket_type=tt))
+    for session_id, session_changes in changes.items():
+        transaction.on_commit(lambda s=session_id, c=session_changes: broadcast_changes(s, c))
 
 
 def holds_release(*, hold_ids: list[int], status: str = HoldStatus.RELEASED) -> None:
