@@ -15,11 +15,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Event
-from orders import providers, selectors, services
+from orders import answers, providers, selectors, services
 from orders.serializers import (
     AttendeesSerializer,
     CallbackResultSerializer,
@@ -40,6 +41,7 @@ from orders.serializers import (
 )
 from ticketing.errors import NotFound
 from tickets.api import FailOpenThrottle
+from tickets.services import BadHoldRequest
 
 log = logging.getLogger(__name__)
 ERRORS = OpenApiResponse(ErrorSerializer)
@@ -63,20 +65,34 @@ def _detail(order, code=status.HTTP_200_OK) -> Response:
 
 
 class OrderCreateView(OrderThrottled, APIView):
-    permission_classes = [BUYER]
+    authentication_classes = HOT_PATH_AUTHENTICATION
+    permission_classes = [AnyBuyer]
 
-    @extend_schema(summary="Turn your holds into an order", description="A pending order, due when the first "
-                   "hold lapses. The same holds again return the same order.", request=OrderCreateSerializer,
+    @extend_schema(summary="Order tickets: from your holds, or seats / quantities at once",
+                   description="With `holds`: a pending order of those live holds, due when the first lapses; the "
+                   "same holds again return the same order. With `session` and `seats` or `quantities`: the "
+                   "tickets are held and ordered in one transaction (all or none; the hold's errors: sold_out, "
+                   "seat_taken, over_limit …), due when the hold would lapse.", request=OrderCreateSerializer,
                    responses={201: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
     def post(self, request):
         data = OrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = services.order_create(user=request.user, hold_ids=data.validated_data["holds"])
-        return _detail(order, status.HTTP_201_CREATED)
+        v = data.validated_data
+        if v.get("holds"):
+            checkout = services.order_checkout(user=request.user, hold_ids=v["holds"])
+        else:
+            try:
+                quantities = {int(k): n for k, n in v["quantities"].items()}
+            except ValueError as exc:
+                raise BadHoldRequest(_("Unknown ticket type for this event.")) from exc
+            checkout = services.order_create_direct(user=request.user, session_id=v["session"],
+                                                    seat_ids=v["seats"], quantities=quantities)
+        return Response(answers.order_detail(checkout), status=status.HTTP_201_CREATED)
 
 
 class OrderPayView(OrderThrottled, APIView):
-    permission_classes = [BUYER]
+    authentication_classes = HOT_PATH_AUTHENTICATION
+    permission_classes = [AnyBuyer]
 
     @extend_schema(summary="Pay an order with points", description="Idempotent on `idempotency_key`: a retried "
                    "or doubled request charges once and returns the same payment.", request=PaySerializer,
@@ -84,9 +100,9 @@ class OrderPayView(OrderThrottled, APIView):
     def post(self, request, order_id: int):
         data = PaySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.order_pay(user=request.user, order_id=order_id,
-                           idempotency_key=data.validated_data["idempotency_key"])
-        return _detail(_own_order(request.user, order_id))
+        checkout = services.order_pay_checkout(user=request.user, order_id=order_id,
+                                               idempotency_key=data.validated_data["idempotency_key"])
+        return Response(answers.order_detail(checkout))
 
 
 class OrderRefundView(OrderThrottled, APIView):

@@ -11,8 +11,22 @@ from tickets.services import MAX_PER_REQUEST
 
 
 class OrderCreateSerializer(serializers.Serializer):
-    holds = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10,
+    """Either holds you made (`holds`), or a `session` with `seats` or GA `quantities`: then the hold and the
+    order are made together, in one request."""
+
+    holds = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10, required=False,
                                   help_text=_("Ids of your live holds, all for one event."))
+    session = serializers.IntegerField(required=False, help_text=_(
+        "Instead of holds: the session to buy in, with seats or quantities (held and ordered at once)."))
+    seats = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=50)
+    quantities = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST),
+                                       required=False, default=dict,
+                                       help_text=_("General admission: ticket type id → how many."))
+
+    def validate(self, data):
+        if bool(data.get("holds")) == (data.get("session") is not None):
+            raise serializers.ValidationError(_("Send either your holds, or a session with seats or quantities."))
+        return data
 
 
 class PaySerializer(serializers.Serializer):

@@ -16,12 +16,12 @@ Payment. Row locks are taken in one order everywhere: order, wallet, holds/seats
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Min
 from django.urls import reverse
 from django.utils import formats, timezone
@@ -36,8 +36,9 @@ from orders.models import (
     Refund, RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
 )
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
+from ticketing.outbox import outbox_add, outbox_handler
 from tickets import services as inventory
-from tickets.models import Hold, HoldItem, HoldStatus
+from tickets.models import HoldItem, HoldStatus
 
 log = logging.getLogger(__name__)
 S = OrderStatus
@@ -123,39 +124,92 @@ def wallet_adjust(*, actor: User, user: User, amount: Decimal, reason: str) -> L
 # --- orders -------------------------------------------------------------------------
 
 
+@dataclass
+class Checkout:
+    """An order as a hot step left it, with what its answer needs (orders.answers renders it, no re-read)."""
+
+    order: Order
+    lines: list | None  # (HoldItem with its hold, tickets.catalogue.SessionInfo); None: read it again
+    tickets: list = field(default_factory=list)
+    payment: Payment | None = None
+
+
 def order_create(*, user: User, hold_ids: list[int]) -> Order:
     """A pending order from the buyer's live holds of one event, due when the first hold lapses.
 
     Asking again for the same holds returns the same pending order.
     """
+    return order_checkout(user=user, hold_ids=hold_ids).order
+
+
+def order_checkout(*, user, hold_ids: list[int]) -> Checkout:
+    """order_create's work, answering with a Checkout: one read of the holds and their items, two inserts."""
     hold_ids = sorted(set(int(h) for h in hold_ids))
     if not hold_ids:
         raise DomainError(_("Choose some tickets first."), code="no_holds")
     now = timezone.now()
-    holds = list(Hold.objects.filter(pk__in=hold_ids, user=user).select_related("session"))
-    if len(holds) != len(hold_ids):
-        raise NotFound(_("No such hold."))
-    existing = Order.objects.filter(order_holds__hold_id__in=hold_ids).distinct()
-    if existing:
-        same = existing.first()
-        if len(existing) == 1 and set(same.order_holds.values_list("hold_id", flat=True)) == set(hold_ids):
-            if same.shown_status in (S.EXPIRED, S.CANCELLED):
-                raise inventory.HoldExpired()  # that order ended, and its holds with it
-            return same
-        raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order")
-    if any(not h.is_live(now) for h in holds):
+    items = list(HoldItem.objects.filter(hold_id__in=hold_ids, hold__user_id=user.pk)
+                 .select_related("hold").annotate(in_order=F("hold__order_hold__order_id")).order_by("pk"))
+    if {i.hold_id for i in items} != set(hold_ids):
+        _refuse_unknown_holds(user)
+    if any(i.in_order for i in items):
+        return _order_of_holds_again(user, hold_ids, {i.in_order for i in items})
+    holds = {i.hold_id: i.hold for i in items}
+    if any(not h.is_live(now) for h in holds.values()):
         raise inventory.HoldExpired()
-    if len({h.session.event_id for h in holds}) != 1:
+    infos = {s: inventory.catalogue.session_info(s) for s in {h.session_id for h in holds.values()}}
+    if len({info.event_id for info in infos.values()}) != 1:
         raise DomainError(_("One order covers one event; check out each event on its own."), code="mixed_events")
-    total = sum((i.unit_price * i.quantity for i in HoldItem.objects.filter(hold_id__in=hold_ids)), Decimal("0"))
+    total = sum((i.unit_price * i.quantity for i in items), Decimal("0"))
+    event_id = next(iter(infos.values())).event_id
     try:
         with transaction.atomic():
-            order = Order.objects.create(user=user, event_id=holds[0].session.event_id, total=total,
-                                         expires_at=min(h.expires_at for h in holds))
+            order = Order.objects.create(user_id=user.pk, event_id=event_id, total=total,
+                                         expires_at=min(h.expires_at for h in holds.values()))
             OrderHold.objects.bulk_create(OrderHold(order=order, hold_id=h) for h in hold_ids)
     except IntegrityError as exc:  # the same holds, ordered at the same instant elsewhere
         raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order") from exc
-    return order
+    return Checkout(order=order, lines=_lines(items, infos))
+
+
+def _lines(items, infos) -> list:
+    """Lines in the order the order page shows them: by session start, then as held."""
+    lines = [(i, infos[i.hold.session_id]) for i in items]
+    return sorted(lines, key=lambda line: (line[1].start_time, line[0].pk))
+
+
+def _refuse_unknown_holds(user):
+    from accounts.authentication import AccountInactive
+
+    if not User.objects.filter(pk=user.pk, is_active=True).exists():
+        raise AccountInactive()
+    raise NotFound(_("No such hold."))
+
+
+def _order_of_holds_again(user, hold_ids: list[int], order_ids: set) -> Checkout:
+    """The same holds again return the same pending order; holds of another order are refused."""
+    same = Order.objects.filter(pk__in=order_ids - {None}).first()
+    if len(order_ids) == 1 and same is not None and set(_hold_ids(same)) == set(hold_ids):
+        if same.shown_status in (S.EXPIRED, S.CANCELLED):
+            raise inventory.HoldExpired()  # that order ended, and its holds with it
+        return Checkout(order=same, lines=None)
+    raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order")
+
+
+def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None) -> Checkout:
+    """Seats or GA quantities straight into a pending order: the hold and the order in one transaction
+    (tickets.services.hold_take's rules and errors; NotFound for a session the buyer may not see)."""
+    def make_order(taken) -> Order:
+        order = Order.objects.create(user_id=user.pk, event_id=taken.info.event_id, total=taken.total,
+                                     expires_at=taken.hold.expires_at)
+        OrderHold.objects.create(order=order, hold=taken.hold)
+        return order
+
+    taken = inventory.hold_take(user=user, session_id=session_id, seat_ids=seat_ids, quantities=quantities,
+                                then=make_order, check_visible=True)
+    for item in taken.items:
+        item.hold = taken.hold
+    return Checkout(order=taken.result, lines=[(i, taken.info) for i in taken.items])
 
 
 def _hold_ids(order: Order) -> list[int]:
@@ -194,42 +248,90 @@ def mask_id(id_number: str) -> str:
     return id_number[:head] + "*" * (len(id_number) - head - tail) + id_number[-tail:]
 
 
-def _tickets_needed(order: Order) -> int:
-    return sum(HoldItem.objects.filter(hold_id__in=_hold_ids(order)).values_list("quantity", flat=True))
-
-
 def order_pay(*, user: User, order_id: int, idempotency_key: str) -> Payment:
     """Pays a pending order with points, once. Same key again → the same Payment, nothing charged twice.
 
     Raises NotFound (not the buyer's), OrderExpired, IllegalTransition (paid with
     another key, cancelled …), InsufficientPoints, AttendeesMissing; each changes nothing.
     """
+    return order_pay_checkout(user=user, order_id=order_id, idempotency_key=idempotency_key).payment
+
+
+def order_pay_checkout(*, user, order_id: int, idempotency_key: str) -> Checkout:
+    """order_pay's work, answering with a Checkout. The first statement moves the order pending → paid (the
+    row lock: a second request for it waits there); a retry or a lost race is answered from the Payment
+    row its key wrote."""
     key = (idempotency_key or "").strip()[:64]
     if not key:
         raise DomainError(_("An idempotency key is required."), code="idempotency_key_required")
-    done = Payment.objects.filter(user=user, idempotency_key=key).first()
-    if done is not None:
-        return _same_order(done, order_id)
-    wallet = wallet_ensure(user=user)
+    try:
+        return _pay(user, order_id, key)
+    except _NoWallet:  # a first purchase before the wallet was ever opened: made (with its grant), then again
+        wallet_ensure(user=User(pk=user.pk))
+        return _pay(user, order_id, key)
+
+
+class _NoWallet(Exception):
+    """The buyer has no wallet yet (rolls the payment back; it is made outside the payment, and kept)."""
+
+
+def _pay(user, order_id: int, key: str) -> Checkout:
     try:
         with transaction.atomic():
-            order = _pending_order_to_paid(user, order_id)
-            if order is None:  # lost a race, or a retry of a payment that has just committed
-                done = Payment.objects.filter(user=user, idempotency_key=key).first()
-                if done is not None:
-                    return _same_order(done, order_id)
-                _refuse_payment(user, order_id)
-            payment = Payment.objects.create(order=order, user=user, amount=order.total,
+            now = timezone.now()
+            if not Order.objects.filter(pk=order_id, user_id=user.pk, status=S.PENDING, expires_at__gt=now).update(
+                    status=S.PAID, paid_at=now):
+                raise _NotPayable()
+            items = list(HoldItem.objects.filter(hold__order_hold__order_id=order_id)
+                         .select_related("hold__order_hold__order").order_by("pk"))
+            order = items[0].hold.order_hold.order
+            infos = {s: inventory.catalogue.session_info(s) for s in {i.hold.session_id for i in items}}
+            attendees = _attendees_of(order, items, infos)
+            payment = Payment.objects.create(order=order, user_id=user.pk, amount=order.total,
                                              method=PaymentMethod.POINTS, idempotency_key=key)
             if order.total > 0:
-                _ledger(wallet.pk, LedgerKind.PURCHASE, -order.total, order=order, once_key=f"purchase:{order.pk}")
-            _fulfil(order)
-    except IntegrityError:  # the same key, paid by a request that committed first
-        done = Payment.objects.filter(user=user, idempotency_key=key).first()
+                _charge(user, order, now)
+            tickets = _fulfil(order, items, infos, attendees)
+    except (_NotPayable, IntegrityError):  # a retry, a lost race, or not payable at all
+        done = Payment.objects.filter(user_id=user.pk, idempotency_key=key).select_related("order").first()
         if done is None:
+            _refuse_payment(user, order_id)
             raise
-        return _same_order(done, order_id)
-    return payment
+        _same_order(done, order_id)
+        return Checkout(order=done.order, lines=None, payment=done)
+    return Checkout(order=order, lines=_lines(items, infos), tickets=tickets, payment=payment)
+
+
+class _NotPayable(Exception):
+    """The order was not pending and due when the payment tried it (rolls the payment's transaction back)."""
+
+
+def _attendees_of(order: Order, items, infos) -> dict:
+    """The named attendee of each ticket of a real-name order, (hold item, index) → Attendee; {} otherwise."""
+    if not any(info.real_name_required for info in infos.values()):
+        return {}
+    attendees = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
+    if len(attendees) != sum(i.quantity for i in items):
+        raise AttendeesMissing()
+    return attendees
+
+
+def _charge(user, order: Order, now) -> None:
+    """The purchase's debit and its ledger row (balance after, read by the same INSERT): two statements."""
+    debit = {"balance": F("balance") - order.total, "updated_at": now}
+    if not Wallet.objects.filter(user_id=user.pk, balance__gte=order.total).update(**debit):
+        wallet = Wallet.objects.filter(user_id=user.pk).first()
+        if wallet is None:
+            raise _NoWallet()
+        raise InsufficientPoints(amount=order.total, balance=wallet.balance)
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(LedgerEntry._meta.db_table)} (wallet_id, kind, amount, balance_after, order_id, reason,"
+            f" actor_id, once_key, created_at) SELECT id, %s, %s, balance, %s, '', NULL, %s, %s"
+            f" FROM {q(Wallet._meta.db_table)} WHERE user_id = %s",
+            [LedgerKind.PURCHASE.value, -order.total, order.pk, f"purchase:{order.pk}",
+             connection.ops.adapt_datetimefield_value(now), user.pk])
 
 
 def _same_order(payment: Payment, order_id: int) -> Payment:
@@ -238,19 +340,8 @@ def _same_order(payment: Payment, order_id: int) -> Payment:
     return payment
 
 
-def _pending_order_to_paid(user: User, order_id: int) -> Order | None:
-    now = timezone.now()
-    if not Order.objects.filter(pk=order_id, user=user, status=S.PENDING, expires_at__gt=now).update(
-            status=S.PAID, paid_at=now):
-        return None
-    order = Order.objects.select_related("event").get(pk=order_id)
-    if order.event.real_name_required and order.attendees.count() != _tickets_needed(order):
-        raise AttendeesMissing()
-    return order
-
-
-def _refuse_payment(user: User, order_id: int):
-    order = Order.objects.filter(pk=order_id, user=user).first()
+def _refuse_payment(user, order_id: int):
+    order = Order.objects.filter(pk=order_id, user_id=user.pk).first()
     if order is None:
         raise NotFound(_("No such order."))
     if order.shown_status == S.EXPIRED:
@@ -258,13 +349,12 @@ def _refuse_payment(user: User, order_id: int):
     raise IllegalTransition(current=order.get_shown_status_display(), target=S.PAID.label)
 
 
-def _fulfil(order: Order) -> None:
-    """Inside the payment's transaction: holds become sold and each seat/ticket gets an e-ticket."""
-    hold_ids = _hold_ids(order)
-    inventory.holds_consume(user=order.user, hold_ids=hold_ids)
-    attendees = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
+def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
+    """Inside the payment's transaction: holds become sold and each seat/ticket gets an e-ticket; the buyer
+    hears of it through the outbox (orders.paid), after commit."""
+    inventory.holds_consume(user=order.user_id, hold_ids=sorted({i.hold_id for i in items}), items=items)
     tickets = []
-    for item in HoldItem.objects.filter(hold_id__in=hold_ids).select_related("hold").order_by("pk"):
+    for item in items:
         for index in range(item.quantity):
             attendee = attendees.get((item.pk, index))
             tickets.append(Ticket(
@@ -274,10 +364,24 @@ def _fulfil(order: Order) -> None:
                 attendee_name=attendee.name if attendee else "",
                 attendee_id_masked=attendee.id_number_masked if attendee else ""))
     Ticket.objects.bulk_create(tickets)
-    notify(users=[order.user], kind="order_paid", url=reverse("orders:detail", args=[order.pk]),
-           title=_("Order %(number)s is paid: %(count)s e-tickets"),
-           body=_("%(event)s. Show the QR codes at the door; they are on the order page."),
-           params={"number": order.number, "count": len(tickets), "event": order.event.title})
+    outbox_add(handler="orders.paid", payload={"order": order.pk})
+    return tickets
+
+
+@outbox_handler("orders.paid")
+def order_paid_notice(*, order: int) -> None:
+    """After a payment commits: the buyer's notification (and its mail, through the outbox again)."""
+    order = Order.objects.select_related("user", "event").get(pk=order)
+    with transaction.atomic():
+        notify(users=[order.user], kind="order_paid", url=reverse("orders:detail", args=[order.pk]),
+               title=_("Order %(number)s is paid: %(count)s e-tickets"),
+               body=_("%(event)s. Show the QR codes at the door; they are on the order page."),
+               params={"number": order.number, "count": order.tickets.count(), "event": order.event.title})
+
+
+def _items_of(order: Order):
+    items = list(HoldItem.objects.filter(hold__order_hold__order=order).select_related("hold").order_by("pk"))
+    return items, {s: inventory.catalogue.session_info(s) for s in {i.hold.session_id for i in items}}
 
 
 def payment_confirm_external(*, provider: str, transaction_id: str, order_number: str, amount: Decimal) -> Payment:
@@ -292,13 +396,17 @@ def payment_confirm_external(*, provider: str, transaction_id: str, order_number
         raise DomainError(_("The amount paid does not match the order."), code="amount_mismatch")
     try:
         with transaction.atomic():
-            if _pending_order_to_paid(order.user, order.pk) is None:
+            now = timezone.now()
+            if not Order.objects.filter(pk=order.pk, status=S.PENDING, expires_at__gt=now).update(
+                    status=S.PAID, paid_at=now):
                 _refuse_payment(order.user, order.pk)
             order = Order.objects.get(pk=order.pk)
+            items, infos = _items_of(order)
+            attendees = _attendees_of(order, items, infos)
             payment = Payment.objects.create(order=order, user=order.user, amount=order.total,
                                              method=PaymentMethod.PROVIDER, provider=provider,
                                              transaction_id=transaction_id)
-            _fulfil(order)
+            _fulfil(order, items, infos, attendees)
     except IntegrityError:
         done = Payment.objects.filter(provider=provider, transaction_id=transaction_id).first()
         if done is None:
