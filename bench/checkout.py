@@ -14,7 +14,8 @@
 Uses a MariaDB database of its own, `ticketing_bench_checkout` (utf8mb4, created and migrated if
 missing; BENCH_DATABASE_SERVER, default mysql://root@127.0.0.1:3306, names the server) and
 Redis database 9 under the key prefix `bench-checkout` (BENCH_REDIS_URL, default
-redis://127.0.0.1:6379): it deletes only those keys. Each run empties the bench database's
+redis://127.0.0.1:6379): it deletes only those keys. A second checkout bench on the same database
+server waits for the first to end (a MariaDB named lock). Each run empties the bench database's
 orders, tickets, payments, wallets and ledger, then its inventory, and builds one approved event
 (not real-name) with a seated session (20 rows × 25 seats, one ticket type at 380) and a GA
 session (500 tickets at 180); 2,000 buyers are made once (with an email address, unusable
@@ -419,6 +420,26 @@ async def warm_up(base: str, event_id: int, tokens: list[str], count: int = 48, 
 
 
 # --- the bench database ---------------------------------------------------------------------
+def hold_bench_lock(timeout: int = 900):
+    """A MariaDB named lock (GET_LOCK) for as long as this process lives: another checkout bench on this
+    database server (another session, another working tree) waits here instead of resetting the database
+    under a running race. Returns the connection that holds the lock."""
+    import environ
+    import MySQLdb
+
+    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    conn = MySQLdb.connect(host=config["HOST"] or "127.0.0.1", port=int(config["PORT"] or 3306),
+                           user=config["USER"], passwd=config["PASSWORD"] or "")
+    cursor = conn.cursor()
+    cursor.execute("SELECT GET_LOCK(%s, 0)", [DATABASE])
+    if not cursor.fetchone()[0]:
+        print(f"another bench/checkout.py is using {DATABASE}: waiting for it (at most {timeout} s) …", flush=True)
+        cursor.execute("SELECT GET_LOCK(%s, %s)", [DATABASE, timeout])
+        if not cursor.fetchone()[0]:
+            raise SystemExit(f"{DATABASE} still in use after {timeout} s: not started")
+    return conn
+
+
 def reset_orders() -> None:
     """Empties the bench database's orders side (tickets, payments, refunds, orders, wallets, ledgers) and its
     outbox so that _services.reset_inventory can empty the inventory: each run starts fresh, every wallet from
@@ -1011,6 +1032,7 @@ def main() -> int:
     env["THROTTLE_ORDERS"] = os.environ["THROTTLE_ORDERS"] = NO_THROTTLE  # order create and pay
     env["SQL_COUNT_HEADER"] = "1"  # the servers' answers say how many statements they sent
     redis_url = env["REDIS_URL"]
+    _lock = hold_bench_lock()  # held until the process ends
     _services.prepare_database(refill=args.refill)
     buyers = _services.ensure_buyers(args.buyers)
     api_logins = range(min(args.logins, len(buyers)))
