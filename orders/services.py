@@ -352,7 +352,6 @@ def _refuse_payment(user, order_id: int):
 def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
     """Inside the payment's transaction: holds become sold and each seat/ticket gets an e-ticket; the buyer
     hears of it through the outbox (orders.paid), after commit."""
-    inventory.holds_consume(user=order.user_id, hold_ids=sorted({i.hold_id for i in items}), items=items)
     tickets = []
     for item in items:
         for index in range(item.quantity):
@@ -365,6 +364,8 @@ def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
                 attendee_id_masked=attendee.id_number_masked if attendee else ""))
     Ticket.objects.bulk_create(tickets)
     outbox_add(handler="orders.paid", payload={"order": order.pk})
+    # Last: the seat and stock rows every buyer contends for are locked just before the commit.
+    inventory.holds_consume(user=order.user_id, hold_ids=sorted({i.hold_id for i in items}), items=items)
     return tickets
 
 

@@ -32,7 +32,7 @@ _thread = threading.local()
 _layer = Backoff("channel layer (live-page pushes)")
 
 
-def _send(item: tuple[str, dict | Callable[[], dict]]) -> None:
+def _send(item: tuple[str, dict | Callable[[], dict | None]]) -> None:
     group, message = item
     if _layer.is_down():  # a dead (or hung) Redis is not waited on again for every message
         _layer.skipped += 1
@@ -43,6 +43,8 @@ def _send(item: tuple[str, dict | Callable[[], dict]]) -> None:
             message = message()
         finally:
             close_old_connections()
+        if message is None:  # nothing left to say
+            return
     if not hasattr(_thread, "loop"):  # the sender thread's own loop, kept so connections stay open
         _thread.loop = asyncio.new_event_loop()
     try:
@@ -56,10 +58,10 @@ def _send(item: tuple[str, dict | Callable[[], dict]]) -> None:
 _sender = SerialWorker("channel-push", _send, maxsize=MAX_QUEUED)
 
 
-def push(group: str, message: dict | Callable[[], dict]) -> None:
+def push(group: str, message: dict | Callable[[], dict | None]) -> None:
     """Sends `message` to every consumer in `group`, soon and in order; never blocks, never raises.
 
-    A callable is called on the sender thread to build the message when its turn comes."""
+    A callable is called on the sender thread to build the message when its turn comes (None: send nothing)."""
     if not _sender.put((group, message)) and _sender.dropped % 1000 == 1:
         log.error("channel layer stalled: %d live-page messages dropped so far", _sender.dropped)
 

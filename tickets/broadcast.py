@@ -1,16 +1,20 @@
 """Tells every open seat map of a session what changed, over the channel layer (Redis).
 
 Called after commit only (services pass committed changes). The message goes
-out through ticketing.push (queued, sent in order by a background thread); one
+out through ticketing.push (queued, sent in order by a background thread;
+changes that arrive while a session's message waits join it); one
 that cannot be delivered is logged and dropped: pages resync from the database
 when their socket reconnects, and held seats carry their expiry so pages free
 them on time by themselves.
 """
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 
 from ticketing.push import push
+from tickets import snapshots
 
 
 @dataclass(frozen=True)
@@ -31,20 +35,38 @@ def seat_message(change: SeatChange) -> list:
 
 
 def broadcast_changes(session_id: int, changes: list[SeatChange]) -> None:
+    snapshots.forget(session_id)  # availability reads (tickets.snapshots) render again from the database
     if not changes:
         return
     seats = [seat_message(c) for c in changes if c.seat is not None]
     types = {c.ticket_type for c in changes if c.ticket_type is not None}
-    if not types:
-        push(group_name(session_id), {"type": "seatmap.changed", "seats": seats, "stock": {}})
-        return
-    # GA counters are read on the push thread, after this commit, not by the request.
-    push(group_name(session_id), lambda: _with_stock(session_id, seats, types))
+    with _lock:
+        waiting = _waiting.get(session_id)
+        if waiting is not None and monotonic() - waiting[2] < BATCH_LOST_AFTER:
+            waiting[0].extend(seats)  # a message for this map is queued and not built yet: it carries these too
+            waiting[1].update(types)
+            return
+        _waiting[session_id] = (seats, types, monotonic())
+    push(group_name(session_id), lambda: _collect(session_id))
 
 
-def _with_stock(session_id: int, seats: list, types: set[int]) -> dict:
+# Changes of each session waiting for the push thread. A busy sale (hundreds of holds a second on one
+# map) sends one message per batch, and GA counters are read once per batch, after these commits, on
+# the push thread, not by the requests.
+# A queued message not built after this long was dropped (the push queue full, the layer away): start anew.
+BATCH_LOST_AFTER = 2.0
+_waiting: dict[int, tuple[list, set, float]] = {}
+_lock = threading.Lock()
+
+
+def _collect(session_id: int) -> dict | None:
     from tickets.selectors import stock_available  # reads the committed counters
 
+    with _lock:
+        waiting = _waiting.pop(session_id, None)
+    if waiting is None:  # an earlier message of this map, thought lost, carried these changes already
+        return None
+    seats, types, _queued = waiting
     # msgpack (channels-redis) refuses non-string map keys: ticket type ids go as strings.
-    stock = {str(tt): n for tt, n in stock_available(session_id, types).items()}
+    stock = {str(tt): n for tt, n in stock_available(session_id, types).items()} if types else {}
     return {"type": "seatmap.changed", "seats": seats, "stock": stock}

@@ -311,14 +311,18 @@ def retry_deadlocks(fn):
 
 def _hold_in_transaction(user_id, info, seat_ids, quantities, join, then) -> Taken:
     with transaction.atomic():
-        taken = _hold_in_db(user_id, info, seat_ids, quantities, join)
+        taken, take = _hold_in_db(user_id, info, seat_ids, quantities, join)
         if then is not None:
             taken.result = then(taken)
+        # Last: the seat rows and the GA stock row are what every buyer of the session contends for,
+        # so their row locks are taken just before the commit and held for no more than it.
+        take()
     return taken
 
 
-def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, int], join: bool) -> Taken:
-    """Four statements: the buyer's row locked with its limits read, the hold, the seats or stock, the items."""
+def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, int], join: bool):
+    """The buyer's row locked with its limits read, the hold and its items: three statements. Returns the
+    Taken and what takes the seats or stock (one conditional UPDATE each) for the caller to run last."""
     now = timezone.now()
     wanted = Counter(quantities)
     for seat_id in seat_ids:
@@ -342,24 +346,29 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
         hold = Hold.objects.create(user_id=user_id, session_id=info.id,
                                    expires_at=now + timedelta(minutes=settings.HOLD_MINUTES))
     items, changes = [], []
-    if seat_ids:
-        taken = (SessionSeat.objects.filter(session_id=info.id, seat_id__in=seat_ids)
-                 .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
-                 .update(status=SeatStatus.HELD, hold=hold, held_until=hold.expires_at, version=F("version") + 1))
-        if taken != len(seat_ids):
-            raise SeatTaken(seats=_seat_names(info, _unavailable(info.id, seat_ids, now)))
-        owner = owner_token(user_id)
-        for seat_id in seat_ids:
-            tt = info.seats[seat_id][0]
-            items.append(HoldItem(hold=hold, ticket_type_id=tt, seat_id=seat_id, unit_price=prices[tt]))
-            changes.append(SeatChange(seat=seat_id, status=SeatStatus.HELD, owner=owner, until=hold.expires_at))
+    owner = owner_token(user_id) if seat_ids else None
+    for seat_id in seat_ids:
+        tt = info.seats[seat_id][0]
+        items.append(HoldItem(hold=hold, ticket_type_id=tt, seat_id=seat_id, unit_price=prices[tt]))
+        changes.append(SeatChange(seat=seat_id, status=SeatStatus.HELD, owner=owner, until=hold.expires_at))
     for tt, n in sorted(quantities.items()):
-        if not _take_stock(info, tt, n, now):
-            raise SoldOut(name=info.ticket_types[tt].name)
         items.append(HoldItem(hold=hold, ticket_type_id=tt, quantity=n, unit_price=prices[tt]))
         changes.append(SeatChange(ticket_type=tt))
     HoldItem.objects.bulk_create(items)
-    return Taken(hold=hold, items=items, info=info, changes=changes)
+
+    def take() -> None:
+        if seat_ids:
+            taken = (SessionSeat.objects.filter(session_id=info.id, seat_id__in=seat_ids)
+                     .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
+                     .update(status=SeatStatus.HELD, hold=hold, held_until=hold.expires_at,
+                             version=F("version") + 1))
+            if taken != len(seat_ids):
+                raise SeatTaken(seats=_seat_names(info, _unavailable(info.id, seat_ids, now)))
+        for tt, n in sorted(quantities.items()):
+            if not _take_stock(info, tt, n, now):
+                raise SoldOut(name=info.ticket_types[tt].name)
+
+    return Taken(hold=hold, items=items, info=info, changes=changes), take
 
 
 def _buyer_state(user_id: int, session_id: int, type_ids: list[int], now, join: bool):
