@@ -9,6 +9,7 @@ them on time by themselves.
 """
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic
@@ -53,6 +54,9 @@ def broadcast_changes(session_id: int, changes: list[SeatChange]) -> None:
 # Changes of each session waiting for the push thread. A busy sale (hundreds of holds a second on one
 # map) sends one message per batch, and GA counters are read once per batch, after these commits, on
 # the push thread, not by the requests.
+# A map's changes wait this long for more to join them: a busy sale sends each map at most ~20 messages a
+# second per process (each costs a counter read and a channel-layer send), whatever its rate of holds.
+BATCH_WINDOW = 0.05
 # A queued message not built after this long was dropped (the push queue full, the layer away): start anew.
 BATCH_LOST_AFTER = 2.0
 _waiting: dict[int, tuple[list, set, float]] = {}
@@ -60,13 +64,35 @@ _lock = threading.Lock()
 
 
 def _collect(session_id: int) -> dict | None:
-    from tickets.selectors import stock_available  # reads the committed counters
-
+    with _lock:
+        queued_at = _waiting[session_id][2] if session_id in _waiting else None
+    if queued_at is not None:  # let the changes of the next moment join this message
+        time.sleep(max(0.0, queued_at + BATCH_WINDOW - monotonic()))
     with _lock:
         waiting = _waiting.pop(session_id, None)
     if waiting is None:  # an earlier message of this map, thought lost, carried these changes already
         return None
     seats, types, _queued = waiting
     # msgpack (channels-redis) refuses non-string map keys: ticket type ids go as strings.
-    stock = {str(tt): n for tt, n in stock_available(session_id, types).items()} if types else {}
+    stock = {str(tt): n for tt, n in _available(session_id, sorted(types))} if types else {}
     return {"type": "seatmap.changed", "seats": seats, "stock": stock}
+
+
+def _available(session_id: int, ticket_type_ids: list[int]) -> list[tuple[int, int]]:
+    """GA tickets available now per type, counting those in holds past their expiry (one statement:
+    it runs once per message of a busy sale)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from tickets.models import Hold, HoldItem, HoldStatus, Stock
+
+    q = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(ticket_type_ids))
+    sql = (f"SELECT s.ticket_type_id, s.available + COALESCE((SELECT SUM(i.quantity) FROM {q(HoldItem._meta.db_table)} i"
+           f" JOIN {q(Hold._meta.db_table)} h ON h.id = i.hold_id WHERE h.session_id = s.session_id"
+           f" AND i.ticket_type_id = s.ticket_type_id AND i.seat_id IS NULL AND h.status = %s AND h.expires_at <= %s), 0)"
+           f" FROM {q(Stock._meta.db_table)} s WHERE s.session_id = %s AND s.ticket_type_id IN ({marks})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [HoldStatus.ACTIVE.value, connection.ops.adapt_datetimefield_value(timezone.now()),
+                             session_id, *ticket_type_ids])
+        return [(int(tt), int(n)) for tt, n in cursor.fetchall()]
