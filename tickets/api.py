@@ -5,7 +5,9 @@ for writes; domain errors (sold out, taken, over limit, sales closed …) become
 {detail, code} with a 4xx status in ticketing.errors.api_exception_handler.
 """
 
+import json
 import logging
+from time import monotonic
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +25,7 @@ from accounts.serializers import ErrorSerializer
 from events.models import Event
 from events.selectors import event_visible_to, may_see
 from ticketing.errors import NotFound
-from tickets import selectors, services
+from tickets import selectors, services, snapshots
 from tickets.models import SeatMap, Session, TicketType
 from tickets.serializers import (
     HoldRequestSerializer,
@@ -133,32 +135,91 @@ class SessionCreateView(APIView):
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
-class StockView(APIView):
-    permission_classes = [AllowAny]
+# Availability reads (tickets.snapshots): a public event's answers come from Redis, rendered once a
+# second at most and dropped by every committed change; no query and no serializer on a hit.
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", str, location=OpenApiParameter.HEADER, required=False,
+    description="The ETag of an answer you have: 304 without a body while it is still the current one.")
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag you sent is still the current one.")
+STOCK_VARY = "Accept, Accept-Language"  # the same for every viewer who may see the event
+SEATMAP_VARY = "Accept, Accept-Language, Authorization, Cookie"  # "me" is the viewer's
 
+
+def _snapshot_answer(request, snapshot: snapshots.Snapshot, cache_control: str, vary: str):
+    if request.accepted_renderer.format != "json":  # the browsable API, as before
+        return Response(json.loads(snapshot.body), headers={"Cache-Control": snapshots.UNCACHED})
+    return snapshots.answer(request, snapshot, cache_control=cache_control, vary=vary)
+
+
+class SnapshotReadView(APIView):
+    """An availability read. An anonymous JSON read of a kept snapshot is answered before DRF wraps the
+    request (nothing to authenticate, permit, throttle or negotiate: 0.08 of 0.45 ms in-process);
+    every other request goes through DRF as usual."""
+
+    permission_classes = [AllowAny]
+    vary = STOCK_VARY
+    kept = staticmethod(snapshots.stock)  # the kept snapshot for the URL's arguments, or None
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in ("GET", "HEAD") and snapshots.anonymous_json(request):
+            kept = self.kept(**kwargs)
+            if kept is not None:
+                response = snapshots.answer(request, kept, cache_control=snapshots.PUBLIC, vary=self.vary)
+                response["Allow"] = ", ".join(self.allowed_methods)  # as DRF's answers say
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
+
+class StockView(SnapshotReadView):
     @extend_schema(summary="Stock of an event",
                    description="Per session and ticket type: total, available, held, sold and the price a hold "
-                   "made now would get. Expired holds count as available.",
-                   responses={200: SessionStockSerializer(many=True), 404: ERRORS}, tags=["tickets"])
+                   "made now would get. Expired holds count as available. Public events are answered from a "
+                   "snapshot at most a second old (`Cache-Control: public, max-age=1`, with an `ETag`).",
+                   parameters=[IF_NONE_MATCH],
+                   responses={200: SessionStockSerializer(many=True), 304: NOT_MODIFIED, 404: ERRORS},
+                   tags=["tickets"])
     def get(self, request, event_id: int):
-        event = event_visible_to(event_id=event_id, user=request.user)
-        if event is None:
+        kept = snapshots.stock(event_id)
+        if kept is not None:
+            return _snapshot_answer(request, kept, snapshots.PUBLIC, STOCK_VARY)
+        read_at = monotonic()
+        event = Event.objects.only("status", "publisher_id").filter(pk=event_id).first()
+        if event is None or not may_see(event, request.user):
             raise NotFound()
         sessions = selectors.event_sessions(event)
         rows = selectors.stock_rows(sessions)
         body = [{"session": s, "on_sale": s.sales_open() and event.is_public,
                  "ticket_types": [r for r in rows if r.session_id == s.pk]} for s in sessions]
-        return Response(SessionStockSerializer(body, many=True).data)
+        snapshot = snapshots.Snapshot.of(SessionStockSerializer(body, many=True).data)
+        if not event.is_public:  # its publisher or an admin: not for anybody else, nor for later
+            return _snapshot_answer(request, snapshot, snapshots.UNCACHED, STOCK_VARY)
+        snapshots.keep_stock(event.pk, [s.pk for s in sessions], snapshot, read_at)
+        return _snapshot_answer(request, snapshot, snapshots.PUBLIC, STOCK_VARY)
 
 
-class SeatMapStateView(APIView):
-    permission_classes = [AllowAny]
+class SeatMapStateView(SnapshotReadView):
+    vary = SEATMAP_VARY
+    kept = staticmethod(snapshots.seatmap)
 
     @extend_schema(summary="Seat map of a session", description="Every seat with its position and state; the "
-                   "seat-map socket (/ws/seatmap/<id>/) sends the same shape and then every change.",
-                   responses={200: SeatMapStateSerializer, 404: ERRORS}, tags=["tickets"])
+                   "seat-map socket (/ws/seatmap/<id>/) sends the same shape and then every change. Public "
+                   "events are answered from a snapshot at most a second old (with an `ETag`; `Cache-Control: "
+                   "public, max-age=1` when anonymous, `private, max-age=1` when signed in).",
+                   parameters=[IF_NONE_MATCH],
+                   responses={200: SeatMapStateSerializer, 304: NOT_MODIFIED, 404: ERRORS}, tags=["tickets"])
     def get(self, request, session_id: int):
-        return Response(selectors.seatmap_state(_session_for_buyer(session_id, request.user, with_map=True), user=request.user))
+        user = request.user
+        me = services.owner_token(user.pk) if user.is_authenticated else None
+        kept = snapshots.seatmap(session_id)
+        if kept is None:
+            read_at = monotonic()
+            session = _session_for_buyer(session_id, user, with_map=True)
+            kept = snapshots.Snapshot.of(selectors.seatmap_state(session))
+            if not session.event.is_public:
+                return _snapshot_answer(request, kept.for_viewer(me), snapshots.UNCACHED, SEATMAP_VARY)
+            snapshots.keep_seatmap(session.pk, session.event_id, kept, read_at)
+        cache_control = snapshots.PUBLIC if me is None else snapshots.PRIVATE
+        return _snapshot_answer(request, kept.for_viewer(me), cache_control, SEATMAP_VARY)
 
 
 class LockView(APIView):

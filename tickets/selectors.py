@@ -92,17 +92,19 @@ def seatmap_state(session: Session, *, user=None) -> dict:
     now = timezone.now()
     seats = []
     if session.is_seated:
-        rows = (SessionSeat.objects.filter(session=session).select_related("seat", "hold")
-                .order_by("seat_id"))
-        for row in rows:
-            status, owner, until = row.status, None, None
-            if status == SeatStatus.HELD and row.held_until <= now:
+        # Tuples, not model instances: a 500-seat map is rendered on every change (tickets.snapshots).
+        rows = (SessionSeat.objects.filter(session=session).order_by("seat_id")
+                .values_list("seat_id", "seat__section", "seat__row", "seat__number", "seat__x", "seat__y",
+                             "ticket_type_id", "status", "held_until", "hold__user_id"))
+        tokens: dict[int, str] = {}  # holder → owner mark
+        for seat_id, section, row, number, x, y, ticket_type_id, status, held_until, holder in rows:
+            owner = until = None
+            if status == SeatStatus.HELD and held_until <= now:
                 status = SeatStatus.FREE
             if status != SeatStatus.FREE:
-                owner = owner_token(row.hold.user_id)
-                until = int(row.held_until.timestamp()) if status == SeatStatus.HELD else None
-            s = row.seat
-            seats.append([s.pk, s.section, s.row, s.number, s.x, s.y, row.ticket_type_id, status, owner, until])
+                owner = tokens.get(holder) or tokens.setdefault(holder, owner_token(holder))
+                until = int(held_until.timestamp()) if status == SeatStatus.HELD else None
+            seats.append([seat_id, section, row, number, x, y, ticket_type_id, status, owner, until])
     stock = session_stock(session, now=now)
     seat_map = session.seat_map
     return {
