@@ -73,15 +73,6 @@ def event_sessions(event: Event) -> list[Session]:
     return list(event.sessions.select_related("seat_map").order_by("start_time", "pk"))
 
 
-def stock_available(session_id: int, ticket_type_ids) -> dict[int, int]:
-    """GA tickets available now per ticket type of one session (for the seat map's live counters)."""
-    now = timezone.now()
-    expired = _expired_ga([session_id], now)
-    return {tt: available + expired.get((session_id, tt), 0)
-            for tt, available in Stock.objects.filter(session_id=session_id, ticket_type_id__in=ticket_type_ids)
-            .values_list("ticket_type_id", "available")}
-
-
 def seatmap_state(session: Session, *, user=None) -> dict:
     """Everything a seat-map page needs, as JSON-ready data; the same shape the socket's snapshot sends.
 
