@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer
+from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer, unwrap
 from accounts.models import Role
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
@@ -223,7 +223,8 @@ class SeatMapStateView(SnapshotReadView):
 
 
 class LockView(APIView):
-    permission_classes = [roles(*ANY_ROLE)]
+    authentication_classes = HOT_PATH_AUTHENTICATION
+    permission_classes = [AnyBuyer]
     throttle_classes = [FailOpenThrottle]
     throttle_scope = "holds"
 
@@ -233,9 +234,11 @@ class LockView(APIView):
     def put(self, request, seat_id: int):
         data = LockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        session = _session_for_buyer(data.validated_data["session"], request.user)
-        hold = services.hold_create(user=request.user, session=session, seat_ids=[seat_id], join=True)
-        return Response(HoldSerializer(selectors.hold_with_items(hold.pk)).data, status=status.HTTP_201_CREATED)
+        taken = services.hold_take(user=request.user, session_id=data.validated_data["session"], seat_ids=[seat_id],
+                                   join=True, check_visible=True)
+        # A seat added to a live hold answers with the whole hold (read back); a new hold from what it wrote.
+        body = HoldSerializer(selectors.hold_with_items(taken.hold.pk)).data if taken.joined else hold_answer(taken)
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Let go of one seat you hold",
                    description="Name the session in the query string (`?session=`) or, as with PUT, in the body.",
@@ -245,8 +248,9 @@ class LockView(APIView):
     def delete(self, request, seat_id: int):
         data = LockSerializer(data=request.data or request.query_params)
         data.is_valid(raise_exception=True)
-        session = _session_for_buyer(data.validated_data["session"], request.user)
-        services.seat_release(user=request.user, session=session, seat_id=seat_id)
+        user = unwrap(request.user)
+        session = _session_for_buyer(data.validated_data["session"], user)
+        services.seat_release(user=user, session=session, seat_id=seat_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

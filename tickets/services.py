@@ -231,6 +231,7 @@ class Taken:
     info: "catalogue.SessionInfo"
     changes: list
     result: object = None  # what `then` returned (orders.services.order_create_direct: the order)
+    joined: bool = False  # the seats went into a live hold that has older items too
 
     @property
     def total(self) -> Decimal:
@@ -368,7 +369,7 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
             if not _take_stock(info, tt, n, now):
                 raise SoldOut(name=info.ticket_types[tt].name)
 
-    return Taken(hold=hold, items=items, info=info, changes=changes), take
+    return Taken(hold=hold, items=items, info=info, changes=changes, joined=joined is not None), take
 
 
 def _buyer_state(user_id: int, session_id: int, type_ids: list[int], now, join: bool):

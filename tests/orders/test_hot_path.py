@@ -187,3 +187,21 @@ def test_a_publisher_change_reaches_the_next_hold_at_once():
                     format="json")
 
     assert hold.json()["items"][0]["unit_price"] == "150.00"
+
+
+def test_a_seat_click_holds_in_four_statements_and_the_next_click_joins_that_hold():
+    session, _types = seated_session()
+    api = token_client(UserFactory())
+    warm(api, session)
+    first, second = seat_ids(session)[:2]
+
+    with at_most(HOLD):
+        one = api.put(f"/api/tickets/lock/{first}", {"session": session.pk}, format="json")
+    two = api.put(f"/api/tickets/lock/{second}", {"session": session.pk}, format="json")
+
+    assert one.status_code == two.status_code == 201, (one.content, two.content)
+    assert one.json()["id"] == two.json()["id"] and [i["seat"] for i in two.json()["items"]] == [first, second]
+    assert two.json() == HoldSerializer(hold_with_items(two.json()["id"])).data
+    released = api.delete(f"/api/tickets/lock/{second}?session={session.pk}")
+    assert released.status_code == 204
+    assert SessionSeat.objects.get(session=session, seat_id=second).status == SeatStatus.FREE
