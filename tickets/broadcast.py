@@ -51,25 +51,26 @@ def broadcast_changes(session_id: int, changes: list[SeatChange]) -> None:
     push(group_name(session_id), lambda: _collect(session_id))
 
 
-# Changes of each session waiting for the push thread. A busy sale (hundreds of holds a second on one
-# map) sends one message per batch, and GA counters are read once per batch, after these commits, on
-# the push thread, not by the requests.
-# A map's changes wait this long for more to join them: a busy sale sends each map at most ~20 messages a
-# second per process (each costs a counter read and a channel-layer send), whatever its rate of holds.
+# Changes of each session waiting for the push thread. A busy map (hundreds of holds a second) gets at
+# most one message per BATCH_WINDOW from each process, whatever its rate of holds, with the changes of
+# that moment in it; its GA counters are read once per message, after these commits, on the push thread.
 BATCH_WINDOW = 0.05
 # A queued message not built after this long was dropped (the push queue full, the layer away): start anew.
 BATCH_LOST_AFTER = 2.0
 _waiting: dict[int, tuple[list, set, float]] = {}
+_sent_at: dict[int, float] = {}  # when each session's last message was built (the push thread's clock)
 _lock = threading.Lock()
 
 
 def _collect(session_id: int) -> dict | None:
-    with _lock:
-        queued_at = _waiting[session_id][2] if session_id in _waiting else None
-    if queued_at is not None:  # let the changes of the next moment join this message
-        time.sleep(max(0.0, queued_at + BATCH_WINDOW - monotonic()))
+    # A map that had a message less than BATCH_WINDOW ago waits out the rest of it, so the changes of
+    # that moment join this one; a quiet map's change goes at once.
+    time.sleep(max(0.0, _sent_at.get(session_id, 0.0) + BATCH_WINDOW - monotonic()))
     with _lock:
         waiting = _waiting.pop(session_id, None)
+        _sent_at[session_id] = monotonic()
+        if len(_sent_at) > 10_000:  # sessions long quiet
+            _sent_at.clear()
     if waiting is None:  # an earlier message of this map, thought lost, carried these changes already
         return None
     seats, types, _queued = waiting

@@ -47,17 +47,23 @@ def warm(api, session):
     api.post("/api/tickets/holds", {"session": session.pk, "seats": [], "quantities": {}}, format="json")
 
 
+def sale(kind: str, count: int):
+    """A seated (100 a seat) or GA (180 a ticket) session, and the body that asks for `count` of it."""
+    session, types = seated_session(price=100) if kind == "seated" else ga_session(prices={"Standard": 180})
+    body = ({"session": session.pk, "seats": seat_ids(session)[:count]} if kind == "seated"
+            else {"session": session.pk, "quantities": {str(types["Standard"].pk): count}})
+    return session, body
+
+
 def detail_read_back(order_id: int) -> dict:
     return OrderDetailSerializer(order_with_details(order_id)).data
 
 
 @pytest.mark.parametrize("kind", ["seated", "ga"])
 def test_a_hold_is_four_statements_and_its_answer_is_the_serializers(kind):
-    session, types = seated_session() if kind == "seated" else ga_session()
+    session, body = sale(kind, 3)
     api = token_client(UserFactory())
     warm(api, session)
-    body = ({"session": session.pk, "seats": seat_ids(session)[:3]} if kind == "seated"
-            else {"session": session.pk, "quantities": {str(types["Standard"].pk): 3}})
 
     with at_most(HOLD):
         response = api.post("/api/tickets/holds", body, format="json")
@@ -68,12 +74,10 @@ def test_a_hold_is_four_statements_and_its_answer_is_the_serializers(kind):
 
 @pytest.mark.parametrize("kind", ["seated", "ga"])
 def test_an_order_at_once_holds_and_orders_in_one_request(kind):
-    session, types = seated_session(price=100) if kind == "seated" else ga_session(prices={"Standard": 180})
+    session, body = sale(kind, 2)
     buyer = UserFactory()
     api = token_client(buyer)
     warm(api, session)
-    body = ({"session": session.pk, "seats": seat_ids(session)[:2]} if kind == "seated"
-            else {"session": session.pk, "quantities": {str(types["Standard"].pk): 2}})
 
     with at_most(ORDER_AT_ONCE):
         response = api.post("/api/orders/create", body, format="json")
