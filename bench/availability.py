@@ -16,8 +16,8 @@ it deletes only those keys. It builds one approved public event with a seated se
 layout (bench/_services.Servers: gunicorn with deploy/gunicorn.conf.py and --workers sync workers,
 uvicorn for /ws/) as subprocesses on free ports (logs in var/bench/).
 
-Four phases of --seconds each, every one with --clients connections of `wrk` (Debian package wrk)
-on the same machine:
+Four phases of --seconds each (each waits first until the machine is idle: --idle-below), every
+one with --clients connections of `wrk` (Debian package wrk) on the same machine:
   stock 200      GET /api/tickets/<event>/stock, anonymous
   stock 304      the same with If-None-Match: the last ETag that wrk thread saw (a polling client)
   seatmap 200    GET /api/tickets/sessions/<seated session>/seatmap (500 seats), anonymous
@@ -34,8 +34,9 @@ socket errors, CPU per process (gunicorn, uvicorn, MariaDB, Redis, "bench client
 wrk) and what the rest of the machine took meanwhile (the kernel, other sessions' work: figures
 taken while that is high are low), server CPU per request, staleness max and p99, and the CPU ms
 of a fixed Python loop timed before the phase (on a shared host the cores' speed varies by ~2×
-with what other guests do, unseen in /proc/stat: compare runs by it). With --runs N > 1, min/median/max over runs. Exit status 1
-when a hold stayed invisible for more than a second (or never showed), or a read was answered 5xx.
+with what other guests do, unseen in /proc/stat: compare runs by it). With --runs N > 1,
+min/median/max over runs. Exit status 1 when a hold stayed invisible for more than a second (or
+never showed), or a read was answered 5xx.
 
 Targets from issue 12, on this 2-core machine with the load generator on the same cores, at 100
 clients: stock ≥ 1,000 req/s, seat map ≥ 500 req/s, p99 < 200 ms, never more than 1 s stale.
@@ -199,6 +200,21 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+async def wait_until_idle(limit: float, most: float = 300.0) -> str:
+    """Waits (up to `most` s) until the machine is at most `limit` % busy over 2 s: another session's
+    benchmark on the same cores would halve the figures. Says what it waited for."""
+    started = time.monotonic()
+    while True:
+        before = machine_busy()
+        await asyncio.sleep(2)
+        busy = 100 * (machine_busy() - before) / 2
+        waited = time.monotonic() - started
+        if busy <= limit:
+            return f"waited {waited:.0f} s for an idle machine" if waited > 3 else ""
+        if waited >= most:
+            return f"the machine was still {busy:.0f}% busy after {waited:.0f} s: figures skewed"
+
+
 # --- one phase ----------------------------------------------------------------------------------------
 async def run_phase(servers, sale, checker: Checker, endpoint: str, conditional: bool, args) -> dict:
     url = (f"{servers.http}/api/tickets/{sale.event_id}/stock" if endpoint == "stock"
@@ -330,6 +346,10 @@ async def one_run(servers, sale, tokens, args, n: int) -> list[dict]:
     checker = Checker(sale, tokens, servers.http, per_second=args.holds_per_second)
     results = []
     for endpoint, conditional in PHASES:
+        if args.idle_below:
+            note = await wait_until_idle(args.idle_below)
+            if note:
+                print(f"\n({note})")
         loop_ms = reference_loop_ms()
         result = await run_phase(servers, sale, checker, endpoint, conditional, args)
         result["loop_ms"] = loop_ms
@@ -354,6 +374,9 @@ def main() -> int:
     parser.add_argument("--buyers", type=int, default=100, help="buyers the checker rotates over (default 100)")
     parser.add_argument("--conn-max-age", type=int, default=60,
                         help="DB_CONN_MAX_AGE of the gunicorn workers (default 60, the app's default)")
+    parser.add_argument("--idle-below", type=float, default=20.0,
+                        help="before each phase wait (up to 5 min) until the machine is at most this %% busy "
+                             "(of 200%%) over 2 s; 0: don't wait (default 20)")
     parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk", help="the wrk binary (apt-get install wrk)")
     args = parser.parse_args()
     if not shutil.which(args.wrk):
