@@ -86,14 +86,3 @@ def unwrap(user):
     """The real User behind a TokenBuyer (loads it), for code that needs a model instance."""
     return user._user if isinstance(user, TokenBuyer) else user
 
-
-def _register_schema() -> None:
-    """OpenAPI: the same bearer scheme (jwtAuth) as simplejwt's own class."""
-    from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
-
-    class BuyerJWTScheme(SimpleJWTScheme):
-        target_class = BuyerJWTAuthentication
-        priority = 1
-
-
-_register_schema()

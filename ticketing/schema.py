@@ -42,7 +42,19 @@ class AutoSchema(SpectacularAutoSchema):
         return all(isinstance(p, AllowAny) for p in self.view.get_permissions())
 
     def get_auth(self):
-        auth = super().get_auth()  # also registers the security schemes for the Authorize button
+        # The hot path's token class (accounts.authentication) is simplejwt's bearer scheme, "jwtAuth": shown
+        # as simplejwt's own class, so the schema has one component of that name, not two.
+        from rest_framework_simplejwt.authentication import JWTAuthentication
+
+        from accounts.authentication import BuyerJWTAuthentication
+
+        view, authenticators = self.view, self.view.get_authenticators()
+        view.get_authenticators = lambda: [JWTAuthentication() if isinstance(a, BuyerJWTAuthentication) else a
+                                           for a in authenticators]
+        try:
+            auth = super().get_auth()  # also registers the security schemes for the Authorize button
+        finally:
+            del view.get_authenticators
         return [] if self._allows_anyone() else auth
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

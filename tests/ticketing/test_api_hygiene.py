@@ -243,3 +243,9 @@ def test_a_seat_is_released_with_the_session_in_the_query_string():
     assert api.put(f"/api/tickets/lock/{seat}", {"session": session.pk}, format="json").status_code == 201
     assert api.delete(f"/api/tickets/lock/{seat}?session={session.pk}").status_code == 204
     assert api.delete(f"/api/tickets/lock/{seat}").json() == {"session": ["This field is required."]}
+
+
+def test_the_schema_builds_without_a_warning(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))  # exits 1 on a warning
