@@ -232,10 +232,15 @@ def event_visible_to(*, event_id: int, user) -> Event | None:
 
 def may_see(event: Event, user) -> bool:
     """The rule of event_visible_to, for an event already loaded (say, with a session)."""
-    if event.status == EventStatus.APPROVED:
+    return may_see_event(event.status, event.publisher_id, user)
+
+
+def may_see_event(status: str, publisher_id: int, user) -> bool:
+    """may_see from an event's status and publisher alone (tickets.catalogue keeps just those)."""
+    if status == EventStatus.APPROVED:
         return True
     signed_in = getattr(user, "is_authenticated", False)
-    return signed_in and (user.pk == event.publisher_id or getattr(user, "role", "") == Role.ADMIN)
+    return signed_in and (user.pk == publisher_id or getattr(user, "role", "") == Role.ADMIN)
 
 
 # What the review page shows of an event's inventory. The tickets app registers it at start-up

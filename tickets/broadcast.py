@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from time import monotonic
 
+from django.db import connection
+from django.utils import timezone
+
 from ticketing.push import push
 from tickets import snapshots
+from tickets.models import Hold, HoldItem, HoldStatus, Stock
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,6 @@ def _collect(session_id: int) -> dict | None:
 def _available(session_id: int, ticket_type_ids: list[int]) -> list[tuple[int, int]]:
     """GA tickets available now per type, counting those in holds past their expiry (one statement:
     it runs once per message of a busy sale)."""
-    from django.db import connection
-    from django.utils import timezone
-
-    from tickets.models import Hold, HoldItem, HoldStatus, Stock
-
     q = connection.ops.quote_name
     marks = ", ".join(["%s"] * len(ticket_type_ids))
     sql = (f"SELECT s.ticket_type_id, s.available + COALESCE((SELECT SUM(i.quantity) FROM {q(HoldItem._meta.db_table)} i"

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from events.models import Event, EventStatus
+from events.selectors import may_see_event
 
 MEMO_SIZE = 512  # sessions kept per process (a 500-seat map is ~40 kB)
 MEMO_SECONDS = 60  # a copy is read again after this, whatever the cache says (a drop lost while Redis was away)
@@ -64,12 +65,7 @@ class SessionInfo:
 
     def visible_to(self, user) -> bool:
         """events.selectors.may_see, from what is kept (a lazy hot-path user reads its role only if asked)."""
-        if self.event_status == EventStatus.APPROVED:
-            return True
-        from accounts.models import Role
-
-        return bool(getattr(user, "is_authenticated", False)
-                    and (user.pk == self.publisher_id or getattr(user, "role", "") == Role.ADMIN))
+        return bool(may_see_event(self.event_status, self.publisher_id, user))
 
     def seat_label(self, seat_id: int) -> str:
         _tt, section, row, number = self.seats[seat_id]
@@ -103,8 +99,7 @@ def session_info(session_id: int) -> SessionInfo | None:
 
 
 def _load(session_id: int) -> SessionInfo | None:
-    from tickets.models import PriceTier, SessionSeat, TicketType
-    from tickets.models import Session
+    from tickets.models import PriceTier, Session, SessionSeat, TicketType
 
     row = (Session.objects.filter(pk=session_id)
            .values_list("event_id", "event__title", "event__status", "event__publisher_id",
