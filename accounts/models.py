@@ -31,6 +31,11 @@ class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=64, blank=True)
     avatar = models.ImageField(_("avatar"), upload_to="avatars/%Y/%m/", blank=True)
     language = models.CharField(_("language"), max_length=10, blank=True)
+    # Off: behaviour is logged without the user's id and recommendations are not personal.
+    personalised = models.BooleanField(
+        _("personalised recommendations"), default=True,
+        help_text=_("Use what I view and buy to recommend events. Off: my activity is recorded anonymously."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = AccountManager()

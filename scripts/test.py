@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
         lines.append(f"mongodb:  {env['MONGODB_URI']} (from MONGODB_URI)")
     else:
         embedded_mongo = TEST_MONGO_PORT
-        env["MONGODB_URI"] = f"mongodb://127.0.0.1:{TEST_MONGO_PORT}/ticketing_test"
+        # One database per CACHE_KEY_PREFIX, so parallel runs don't clear each other's logs.
+        env["MONGODB_URI"] = f"mongodb://127.0.0.1:{TEST_MONGO_PORT}/ticketing_{env['CACHE_KEY_PREFIX']}"
         lines.append(f"mongodb:  embedded nx-27017 at 127.0.0.1:{TEST_MONGO_PORT}")
 
     print("=" * 72)

@@ -154,6 +154,39 @@ def redis_outage(request, settings):
         hung.close()
 
 
+class BehaviourLogs:
+    """The behaviour log as a test sees it: what reached MongoDB, after the writer caught up."""
+
+    def flush(self) -> None:
+        from analytics import tracking
+
+        assert tracking.flush(15), f"behaviour log not written: {tracking.stats()}"
+
+    def lines(self, **match) -> list[dict]:
+        from analytics.documents import BehaviourLog
+
+        self.flush()
+        return list(BehaviourLog._get_collection().find(match, {"_id": 0}).sort("timestamp", 1))
+
+    def clear(self) -> None:
+        from analytics.documents import BehaviourLog, UserEmbedding
+
+        self.flush()
+        BehaviourLog._get_collection().delete_many({})
+        UserEmbedding._get_collection().delete_many({})
+
+
+@pytest.fixture
+def behaviour():
+    """Empty behaviour-log collections (this run's own MongoDB database, scripts/test.py)."""
+    logs = BehaviourLogs()
+    logs.clear()
+    yield logs
+    from analytics import tracking
+
+    tracking.flush(15)
+
+
 @pytest.fixture
 def eager_celery():
     """Run Celery tasks in-process (notification emails) instead of queueing them."""
