@@ -90,6 +90,11 @@ def _category_subtree(category: Category | int | str) -> list[int]:
     return [pk] + [other for other, path in paths.items() if other != pk and path.startswith(paths[pk])]
 
 
+def category_ids_under(category: Category | int | str) -> list[int]:
+    """The category's id and those of all categories below it (for filters outside this app)."""
+    return _category_subtree(category)
+
+
 _category_counts: tuple[float, dict[int, int]] = (float("-inf"), {})
 
 
