@@ -41,8 +41,10 @@ def _redis() -> dict[str, Any]:
 def _mongodb() -> dict[str, Any]:
     from mongoengine.connection import get_db
 
+    from analytics import tracking
+
     get_db(settings.MONGODB_DB_ALIAS).client.admin.command("ping")
-    return {"embedded": settings.EMBEDDED_MONGO}
+    return {"embedded": settings.EMBEDDED_MONGO, "behaviour_log": tracking.stats()}
 
 
 def _celery() -> dict[str, Any]:
