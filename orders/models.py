@@ -115,6 +115,7 @@ class Order(models.Model):
             models.Index(fields=["user", "status"], name="order_user_status"),
             models.Index(fields=["event", "status"], name="order_event_status"),
             models.Index(fields=["status", "expires_at"], name="order_status_expires"),
+            models.Index(fields=["paid_at"], name="order_paid_at"),  # sales by day (analytics.stats)
         ]
 
     def __str__(self) -> str:
@@ -316,3 +317,4 @@ class Refund(models.Model):
                                    | Q(status__in=["requested", "approved"], open_claim=1),
                                    name="refund_open_claim_matches_status"),
         ]
+        indexes = [models.Index(fields=["status", "reviewed_at"], name="refund_status_reviewed")]  # refunds by day

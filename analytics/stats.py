@@ -1,0 +1,242 @@
+"""Sales figures from the orders tables (selectors): one aggregate statement per figure.
+
+What counts:
+- a sale is a ticket of an order that was paid, on the local day of the order's `paid_at`
+  (orders refunded later stay sales of their day; their refund counts on the day it was approved);
+- revenue is the sum of those tickets' prices (an order's total is the sum of its tickets' prices);
+- a refund is an approved `Refund`, on the local day of `reviewed_at`; its amount is the sum of the
+  order's ticket prices (refunds are whole orders, `Refund.amount == Order.total`).
+
+Local days: the database keeps UTC. MariaDB here has no time zone tables (CONVERT_TZ with a zone
+name gives NULL, even 'UTC'), so every time is shifted by the fixed UTC offset of settings.TIME_ZONE
+before it is truncated to a day, an hour or a weekday: `paid_at + INTERVAL 8 HOUR`, then read as UTC.
+Asia/Shanghai has had no daylight saving since 1991, so the shift is exact; the range filters stay
+on the raw column (indexed), as [scope.start_at, scope.end_at).
+"""
+
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    QuerySet,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.utils import timezone
+from django.utils.translation import get_language
+
+from accounts.models import User
+from analytics.scope import StatsScope
+from orders.models import RefundStatus, Ticket
+from tickets.models import HoldItem, HoldStatus, SeatStatus, Session, SessionSeat, Stock
+
+GROUPS = ("day", "event", "ticket_type", "publisher", "city", "category")
+ZERO = Decimal("0.00")
+
+
+def local_offset() -> timedelta:
+    """The UTC offset of settings.TIME_ZONE (fixed: the zone must have no daylight saving)."""
+    return ZoneInfo(settings.TIME_ZONE).utcoffset(datetime(2000, 1, 1))
+
+
+def _local(field: str) -> ExpressionWrapper:
+    """A UTC datetime column as local wall-clock time (then truncated "in UTC", i.e. untouched)."""
+    return ExpressionWrapper(F(field) + Value(local_offset()), output_field=DateTimeField())
+
+
+def _local_day(field: str) -> TruncDate:
+    return TruncDate(_local(field), tzinfo=dt_timezone.utc)
+
+
+def _in_scope(queryset, scope: StatsScope, event_field: str = "event_id"):
+    if scope.event_ids is not None:
+        queryset = queryset.filter(**{f"{event_field}__in": scope.event_ids})
+    return queryset
+
+
+def _sold_tickets(scope: StatsScope):
+    """Tickets of the orders paid in the scope's days (their order paid then, whatever it became)."""
+    return _in_scope(Ticket.objects.filter(order__paid_at__gte=scope.start_at, order__paid_at__lt=scope.end_at), scope)
+
+
+def _refunded_tickets(scope: StatsScope):
+    """Tickets of the orders whose refund was approved in the scope's days (one approved refund per order)."""
+    return _in_scope(Ticket.objects.filter(order__refunds__status=RefundStatus.APPROVED,
+                                           order__refunds__reviewed_at__gte=scope.start_at,
+                                           order__refunds__reviewed_at__lt=scope.end_at), scope)
+
+
+def _category_name() -> str:
+    return "event__category__name_zh" if (get_language() or "").startswith("zh") else "event__category__name_en"
+
+
+def _keys(group_by: str, refunds: bool) -> tuple[dict, tuple[str, ...]]:
+    """The GROUP BY of a figure: annotations to make, and the columns that name a row."""
+    if group_by == "day":
+        return {"key": _local_day("order__refunds__reviewed_at" if refunds else "order__paid_at")}, ("key",)
+    columns = {
+        "event": ("event_id", "event__title"),
+        "ticket_type": ("ticket_type_id", "ticket_type__name", "event__title"),
+        "publisher": ("event__publisher_id", "event__publisher__display_name", "event__publisher__username"),
+        "city": ("event__city",),
+        "category": ("event__category_id", _category_name()),
+    }[group_by]
+    return {"key": F(columns[0])}, ("key", *columns[1:])
+
+
+def _label(group_by: str, row: dict) -> str:
+    if group_by == "day":
+        return row["key"].isoformat()
+    if group_by == "event":
+        return row["event__title"]
+    if group_by == "ticket_type":
+        return f"{row['event__title']} · {row['ticket_type__name']}"
+    if group_by == "publisher":
+        return row["event__publisher__display_name"] or row["event__publisher__username"]
+    if group_by == "city":
+        return row["key"]
+    return row[_category_name()]
+
+
+def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None) -> list[dict]:
+    """Revenue, tickets, orders, refunds (count, amount), net revenue and average order value.
+
+    By day: one row per day of the scope, oldest first, days without sales at zero. Otherwise one row
+    per event / ticket type / publisher / city / category that sold or refunded, most revenue first
+    (`limit` rows at most). Two statements: the sales and the refunds, each one GROUP BY.
+    Rows: {key, label, revenue, tickets, orders, refunds, refund_amount, net, aov}.
+    """
+    if group_by not in GROUPS:
+        raise ValueError(f"group_by must be one of {GROUPS}")
+    keys, columns = _keys(group_by, refunds=False)
+    sold = (_sold_tickets(scope).annotate(**keys).values(*columns).order_by()
+            .annotate(revenue=Sum("price"), tickets=Count("id"), orders=Count("order_id", distinct=True)))
+    keys, columns = _keys(group_by, refunds=True)
+    refunded = (_refunded_tickets(scope).annotate(**keys).values(*columns).order_by()
+                .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
+    rows: dict = {}
+    for row in [*sold, *refunded]:
+        key = row["key"]
+        if isinstance(key, datetime):  # SQLite may answer a datetime for a date
+            key = row["key"] = key.date()
+        entry = rows.setdefault(key, {"key": key, "label": _label(group_by, row), "revenue": ZERO, "tickets": 0,
+                                      "orders": 0, "refunds": 0, "refund_amount": ZERO})
+        for name in ("revenue", "tickets", "orders", "refunds", "refund_amount"):
+            if name in row:
+                entry[name] = row[name] or entry[name]
+    if group_by == "day":
+        result = [rows.get(day) or {"key": day, "label": day.isoformat(), "revenue": ZERO, "tickets": 0,
+                                    "orders": 0, "refunds": 0, "refund_amount": ZERO} for day in scope.days]
+    else:
+        result = sorted(rows.values(), key=lambda r: (-r["revenue"], -r["tickets"], str(r["label"])))[:limit]
+    for row in result:
+        _finish(row)
+    return result
+
+
+def _finish(row: dict) -> dict:
+    row["revenue"] = Decimal(row["revenue"]).quantize(ZERO)
+    row["refund_amount"] = Decimal(row["refund_amount"]).quantize(ZERO)
+    row["net"] = row["revenue"] - row["refund_amount"]
+    row["aov"] = (row["revenue"] / row["orders"]).quantize(ZERO) if row["orders"] else ZERO
+    return row
+
+
+def sales_totals(*, days: list[dict]) -> dict:
+    """The KPI cards: the sums of `sales(group_by="day")` rows (each order is paid on one day only)."""
+    total = {"revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0, "refund_amount": ZERO}
+    for row in days:
+        for name in total:
+            total[name] += row[name]
+    return _finish(total)
+
+
+def sales_heat(*, scope: StatsScope) -> list[dict]:
+    """Tickets sold and revenue per local weekday (1 = Monday … 7 = Sunday) × hour (0–23) of payment.
+
+    Only the cells that sold: [{weekday, hour, tickets, revenue}], Monday 00h first.
+    """
+    local = _local("order__paid_at")
+    cells = (_sold_tickets(scope)
+             .annotate(weekday=ExtractIsoWeekDay(local, tzinfo=dt_timezone.utc),
+                       hour=ExtractHour(local, tzinfo=dt_timezone.utc))
+             .values("weekday", "hour").order_by("weekday", "hour")
+             .annotate(tickets=Count("id"), revenue=Sum("price")))
+    return [{"weekday": int(c["weekday"]), "hour": int(c["hour"]), "tickets": c["tickets"],
+             "revenue": Decimal(c["revenue"]).quantize(ZERO)} for c in cells]
+
+
+def _counts() -> QuerySet:
+    """Sessions with their capacity, tickets sold and tickets held right now, one statement.
+
+    GA: the stock counters (total, sold); seated: the session's seats (all, sold). Held: the
+    quantities of live holds (active, not past their expiry), seats and GA alike.
+    """
+    stock = Stock.objects.filter(session=OuterRef("pk")).order_by().values("session")
+    seats = SessionSeat.objects.filter(session=OuterRef("pk")).order_by().values("session")
+    live = HoldItem.objects.filter(hold__session=OuterRef("pk"), hold__status=HoldStatus.ACTIVE,
+                                   hold__expires_at__gt=timezone.now()).order_by().values("hold__session")
+
+    def one(queryset, aggregate):
+        return Coalesce(Subquery(queryset.annotate(n=aggregate).values("n")[:1], output_field=IntegerField()), 0)
+
+    return Session.objects.annotate(
+        capacity=ExpressionWrapper(one(stock, Sum("total")) + one(seats, Count("id")), output_field=IntegerField()),
+        sold=ExpressionWrapper(one(stock, Sum("sold")) + one(seats.filter(status=SeatStatus.SOLD), Count("id")),
+                               output_field=IntegerField()),
+        held=one(live, Sum("quantity")),
+    )
+
+
+def sell_through(*, scope: StatsScope, limit: int = 100) -> list[dict]:
+    """Sold / capacity of each session whose sales window overlaps the scope's days, best sold first.
+
+    [{session_id, event_id, event, session, starts, capacity, sold, held, rate}] with rate in 0..1.
+    """
+    sessions = _in_scope(_counts().filter(sales_start__lt=scope.end_at, sales_end__gte=scope.start_at), scope)
+    rows = sessions.values("pk", "event_id", "event__title", "name", "start_time", "capacity", "sold", "held")
+    result = []
+    for row in rows:
+        rate = row["sold"] / row["capacity"] if row["capacity"] else 0.0
+        result.append({"session_id": row["pk"], "event_id": row["event_id"], "event": row["event__title"],
+                       "session": row["name"] or timezone.localtime(row["start_time"]).strftime("%Y-%m-%d %H:%M"),
+                       "starts": row["start_time"], "capacity": row["capacity"], "sold": row["sold"],
+                       "held": row["held"], "rate": round(rate, 4)})
+    result.sort(key=lambda r: (-r["rate"], -r["sold"], r["starts"]))
+    return result[:limit]
+
+
+def live_counts(*, event_id: int) -> list[dict]:
+    """Tickets sold and held right now in each session of one event (the publisher's live counter)."""
+    rows = (_counts().filter(event_id=event_id).order_by("start_time", "pk")
+            .values("pk", "name", "start_time", "capacity", "sold", "held"))
+    return [{"session_id": r["pk"], "session": r["name"] or timezone.localtime(r["start_time"]).strftime("%Y-%m-%d %H:%M"),
+             "capacity": r["capacity"], "sold": r["sold"], "held": r["held"]} for r in rows]
+
+
+def new_users_by_day(*, start: date, end: date) -> list[dict]:
+    """Accounts created per local day (accounts.User.date_joined), every day of [start, end], one statement."""
+    offset = local_offset()
+    start_at = datetime.combine(start, datetime.min.time(), tzinfo=dt_timezone.utc) - offset
+    end_at = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=dt_timezone.utc) - offset
+    counts = {(d.date() if isinstance(d, datetime) else d): n for d, n in
+              User.objects.filter(date_joined__gte=start_at, date_joined__lt=end_at)
+              .annotate(day=_local_day("date_joined")).values("day").order_by()
+              .annotate(n=Count("id")).values_list("day", "n")}
+    return [{"day": start + timedelta(days=i), "users": counts.get(start + timedelta(days=i), 0)}
+            for i in range((end - start).days + 1)]
+
+
+__all__ = ["GROUPS", "live_counts", "local_offset", "new_users_by_day", "sales", "sales_heat", "sales_totals",
+           "sell_through"]
