@@ -1,4 +1,12 @@
 """Pages and API routes of the analytics domain (mounted at the site root by ticketing.urls)."""
 
+from django.urls import path
+
+from analytics import api as stats_api
+
 app_name = "analytics"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("api/stats/sales", stats_api.SalesView.as_view(), name="api_stats_sales"),
+    path("api/stats/sessions", stats_api.SessionsView.as_view(), name="api_stats_sessions"),
+    path("api/stats/heat", stats_api.HeatView.as_view(), name="api_stats_heat"),
+]

@@ -204,6 +204,14 @@ ROWS = [
         lambda ctx: {"event": ctx.extra["event_id"], "code": ctx.extra["code"], "nonce": "Table"}, setup=_door),
     # Providers do not log in: the HMAC signature decides, so an unsigned call is 403 for every caller.
     Row("POST", "/api/payments/callback/{provider}", EVERYONE, 403, {}, setup=lambda ctx: {"provider": "sandbox"}),
+    # Sales stats: admins every event, publishers their own (the scope keeps them there).
+    Row("GET", "/api/stats/sales", (Role.ADMIN, Role.PUBLISHER), 200),
+    Row("GET", "/api/stats/sessions", (Role.ADMIN, Role.PUBLISHER), 200),
+    Row("GET", "/api/stats/heat", (Role.ADMIN, Role.PUBLISHER), 200),
+    # Behaviour stats (MongoDB): the same roles; searches are platform-wide, administrators only.
+    Row("GET", "/api/stats/funnel", (Role.ADMIN, Role.PUBLISHER), 200),
+    Row("GET", "/api/stats/activity", (Role.ADMIN, Role.PUBLISHER), 200),
+    Row("GET", "/api/stats/searches", ADMIN, 200),
     # --- pages ---
     Row("GET", "/accounts/profile/", LOGGED_IN, 200, page=True),
     Row("POST", "/accounts/keepalive/", LOGGED_IN, 204, page=True),
