@@ -297,10 +297,82 @@ def active_by_day(*, start: date | None = None, end: date | None = None, event_i
     return _active_by_day_rows(_aggregate(pipeline, collection), start, end)
 
 
+# -- self-check ---------------------------------------------------------------------------------------
+
+def _selfcheck_sample() -> tuple[dict, list[dict], dict[str, list[dict]]]:
+    """A tiny log over two local days with the figures counted by hand (see each line's comment)."""
+    zone = timezone.get_default_timezone()
+    d0, d1, d2, d3 = (date(2000, 1, n) for n in (1, 2, 3, 4))
+
+    def at(day: date, hour: int, minute: int) -> datetime:
+        return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+    def doc(action, when, user_id=None, anon_id=None, event_id=None, **details) -> dict:
+        return {"user_id": user_id, "anon_id": anon_id, "action": action, "event_id": event_id,
+                "session_id": None, "timestamp": when, "details": details}
+
+    docs = [
+        doc(Action.EVENT_VIEW, at(d1, 23, 30), 1, "c1", 1),       # u1, late on day 1
+        doc(Action.SEATMAP_OPEN, at(d1, 23, 40), 1, "c1", 1),
+        doc(Action.HOLD, at(d2, 0, 30), 1, None, 1),              # u1, just after midnight: day 2
+        doc(Action.EVENT_VIEW, at(d2, 0, 10), None, "a1", 1),     # anonymous a1 on day 2, two events
+        doc(Action.EVENT_VIEW, at(d2, 0, 20), None, "a1", 2),
+        doc(Action.EVENT_VIEW, at(d1, 12, 0), 2, "c2", 2),        # u2 views and pays on day 1
+        doc(Action.PAY, at(d1, 12, 30), 2, None, 2),
+        doc(Action.EVENT_VIEW, at(d1, 13, 0), None, None, 1),     # nobody: counted nowhere
+        doc(Action.EVENT_VIEW, at(d0, 23, 59), 3, None, 1),       # before the range
+        doc(Action.SEARCH, at(d1, 9, 0), None, "a1", q="X", results=0),
+        doc(Action.SEARCH, at(d1, 9, 5), 2, None, q="x", results=2),
+        doc(Action.SEARCH, at(d2, 9, 0), None, "a1", q="y", results=4),
+        doc(Action.SEARCH, at(d3, 0, 0), None, "a1", q="z", results=0),  # after the range
+    ]
+    expected = {
+        "funnel": [{"step": "view", "visitors": 3}, {"step": "seatmap", "visitors": 1},
+                   {"step": "hold", "visitors": 1}, {"step": "order", "visitors": 0}, {"step": "paid", "visitors": 1}],
+        "funnel_by_event": [{"event_id": 2, "view": 2, "seatmap": 0, "hold": 0, "order": 0, "paid": 1},
+                            {"event_id": 1, "view": 2, "seatmap": 1, "hold": 1, "order": 0, "paid": 0}],
+        "searches_top": [{"query": "x", "count": 2, "avg_results": 1.0}, {"query": "y", "count": 1, "avg_results": 4.0}],
+        "searches_empty": [{"query": "x", "count": 1}],
+        "active_by_day": [{"day": d1, "visitors": 3, "users": 2}, {"day": d2, "visitors": 2, "users": 1}],
+    }
+    return {"start": d1, "end": d2}, docs, expected
+
+
+def pipelines_selfcheck() -> list[str]:
+    """The figures whose pipeline gives a wrong answer on a tiny sample in this MongoDB ([] when all agree).
+
+    Runs in a scratch collection of the behaviour-log database, dropped afterwards.
+    Raises BehaviourUnavailable when MongoDB does not answer."""
+    import uuid
+
+    days, docs, expected = _selfcheck_sample()
+    try:
+        scratch = BehaviourLog._get_collection().database[f"behaviour_selfcheck_{uuid.uuid4().hex[:12]}"]
+        scratch.insert_many(docs)
+    except PyMongoError as error:
+        raise BehaviourUnavailable() from error
+    try:
+        wrong = []
+        for name, figure in FIGURES.items():
+            try:
+                if figure(**days, collection=scratch) != expected[name]:
+                    wrong.append(name)
+            except BehaviourUnavailable:
+                raise
+            except Exception:  # an evaluator that refuses a stage is as wrong as one that miscounts
+                wrong.append(name)
+        return wrong
+    finally:
+        try:
+            scratch.drop()
+        except PyMongoError:
+            pass
+
+
 FIGURES: dict[str, Callable[..., list[dict]]] = {
     "funnel": funnel, "funnel_by_event": funnel_by_event, "searches_top": searches_top,
     "searches_empty": searches_empty, "active_by_day": active_by_day,
 }
 
 __all__ = ["BehaviourUnavailable", "FUNNEL_STEPS", "active_by_day", "funnel", "funnel_by_event",
-           "searches_empty", "searches_top"]
+           "pipelines_selfcheck", "searches_empty", "searches_top"]

@@ -296,3 +296,34 @@ def test_when_mongodb_does_not_answer_the_figures_raise_behaviour_unavailable():
             behaviour.FIGURES[name](start=START, end=END, collection=dead)
         assert raised.value.status_code == 503
     client.close()
+
+
+# -- the self-check ----------------------------------------------------------------------------------
+
+def test_the_self_check_finds_every_pipeline_right_on_the_embedded_mongodb(behaviour):
+    assert behaviour_module().pipelines_selfcheck() == []
+    names = BehaviourLog._get_collection().database.list_collection_names()
+    assert not [name for name in names if name.startswith("behaviour_selfcheck_")], "the scratch collection is dropped"
+
+
+def test_the_self_check_names_the_pipelines_that_the_embedded_mongodb_gets_wrong(behaviour, monkeypatch):
+    # A visitor key built on `$gt: [user_id, null]`: right on MongoDB, wrong on nx-27017 (without an error).
+    module = behaviour_module()
+    monkeypatch.setattr(module, "VISITOR", {"$cond": [{"$gt": ["$user_id", None]},
+                                                      {"$concat": ["u", {"$toString": "$user_id"}]},
+                                                      {"$concat": ["a", "$anon_id"]}]})
+    assert sorted(module.pipelines_selfcheck()) == ["active_by_day", "funnel", "funnel_by_event"]
+
+
+def test_each_self_check_expectation_agrees_with_the_twins():
+    days, docs, expected = behaviour_module()._selfcheck_sample()
+    start, end = days["start"], days["end"]
+    assert expected["funnel"] == twin_funnel(docs, start, end)
+    assert expected["funnel_by_event"] == twin_funnel_by_event(docs, start, end)
+    assert expected["searches_top"] == twin_searches_top(docs, start, end)
+    assert expected["searches_empty"] == twin_searches_empty(docs, start, end)
+    assert expected["active_by_day"] == twin_active_by_day(docs, start, end)
+
+
+def behaviour_module():
+    return behaviour
