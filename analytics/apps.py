@@ -10,3 +10,8 @@ class AnalyticsConfig(AppConfig):
         from analytics.mongo import connect
 
         connect()
+        # The event page's similar-events block, handed to events.views (no import upward from events).
+        from analytics.recs.pages import event_page_context
+        from events.views import event_detail_context_register
+
+        event_detail_context_register(event_page_context)

@@ -51,8 +51,20 @@ def event_detail(request, pk: int):
         raise Http404
     from tickets.views import session_cards  # the tickets domain draws its own section of this page
 
-    return render(request, "events/detail.html", {"event": event, "cancel_form": CancelForm(),
-                                                  "session_cards": session_cards(event)})
+    context = {"event": event, "cancel_form": CancelForm(), "session_cards": session_cards(event)}
+    for provider in _detail_context:
+        context.update(provider(request, event))
+    return render(request, "events/detail.html", context)
+
+
+# What higher apps add to the event page (analytics: similar events), registered at their start-up.
+_detail_context: list = []
+
+
+def event_detail_context_register(provider) -> None:
+    """provider(request, event) -> dict, merged into the event page's context."""
+    if provider not in _detail_context:
+        _detail_context.append(provider)
 
 
 @role_required(Role.PUBLISHER)

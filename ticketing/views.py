@@ -4,6 +4,7 @@ from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from analytics.recs.pages import home_recommendations
 from events import selectors
 from ticketing.health import health_report
 
@@ -15,6 +16,7 @@ def home(request):
         "upcoming": selectors.event_search(sort="start")[:8],
         "categories": selectors.category_roots(),
         "cities": selectors.popular_cities(limit=10),
+        "recommended": home_recommendations(request),
     })
 
 

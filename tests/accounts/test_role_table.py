@@ -198,6 +198,8 @@ ROWS = [
     Row("GET", "/api/wallet", LOGGED_IN, 200),
     Row("POST", "/api/wallets/{target}/adjust", ADMIN, 201, {"amount": "10.00", "reason": "Table"}),
     Row("GET", "/api/refunds", ADMIN, 200),
+    # Another user's recommendations: admins only (the user themself: tests/analytics/test_recs.py).
+    Row("GET", "/api/recommend/{target}", ADMIN, 200),
     Row("PUT", "/api/refunds/{refund}/review", ADMIN, 200, {"decision": "approve"}, setup=_refund),
     # Door staff are named per event (any role); the service refuses others with 404 (tests/orders/test_api.py).
     Row("POST", "/api/checkin", LOGGED_IN, 200,

@@ -1,0 +1,233 @@
+"""Recommendations: a FAISS search around a taste vector, then the catalogue's filters, then back-fill.
+
+- `recommend_for_user()`: the user's vector (from their last lines when they did something since the
+  index was built, else their stored embedding) → the nearest events → only those a buyer may see
+  (events.selectors.event_search: approved, not over), with tickets left, not already bought and not
+  just looked at → back-filled from the cold-start list. Anonymous, new and opted-out users get the
+  cold-start list: popular and upcoming events in the city they browse.
+- `similar_events()`: the nearest events to one event's vector, filtered the same way.
+
+MongoDB is asked with a short deadline (MONGO_DEADLINE); when it is slow or away, and when there is
+no index yet, the answer is the cold-start list from the relational database: a page never waits.
+"""
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from analytics.documents import Action, BehaviourLog, UserEmbedding
+from analytics.recs import index as recs_index
+from events.models import Event
+from ticketing.background import Backoff
+
+log = logging.getLogger(__name__)
+
+OVERSAMPLE = 5  # FAISS is asked for k × this (at least MIN_CANDIDATES) before the filters
+MIN_CANDIDATES = 50
+RECENT_LINES = 50
+MONGO_DEADLINE = 0.25  # seconds a page waits for MongoDB before answering without it
+POPULAR_CACHE_SECONDS = 300
+BOUGHT = ("paid", "used", "refund_requested")
+
+_mongo_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-mongo")
+_mongo = Backoff("MongoDB (recommendations)", seconds=10.0)
+
+
+@dataclass
+class Rec:
+    event: Event
+    score: float
+    reason: str
+
+
+def _ask_mongo(work, default):
+    """work() on MongoDB within MONGO_DEADLINE, else `default` (and MongoDB is left alone for a while)."""
+    if _mongo.is_down():
+        _mongo.skipped += 1
+        return default
+    try:
+        return _mongo_pool.submit(work).result(timeout=MONGO_DEADLINE)
+    except FutureTimeout:
+        _mongo.failed(TimeoutError(f"no answer within {MONGO_DEADLINE} s"))
+    except Exception as exc:  # noqa: BLE001 - recommendations never break the page that shows them
+        _mongo.failed(exc)
+    return default
+
+
+def _recent_lines(match: dict, limit: int = RECENT_LINES) -> list[dict]:
+    query = {**match, "action": {"$in": list(Action.WEIGHT)}, "event_id": {"$ne": None}}
+    return list(BehaviourLog._get_collection().find(query, {"_id": 0, "event_id": 1, "action": 1, "timestamp": 1})
+                .sort("timestamp", -1).limit(limit))
+
+
+def _age_days(stamp: datetime, now: datetime) -> float:
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return max((now - stamp).total_seconds() / 86400.0, 0.0)
+
+
+def _bought_event_ids(user) -> set[int]:
+    from orders.models import Order
+
+    return set(Order.objects.filter(user_id=user.pk, status__in=BOUGHT).values_list("event_id", flat=True))
+
+
+def _visible(ids: list[int], *, city: str | None = None) -> dict[int, Event]:
+    """The events of `ids` a buyer may get a ticket for now (the catalogue's own rule), by id."""
+    from events.selectors import event_search
+
+    if not ids:
+        return {}
+    return {event.pk: event for event in event_search(available_only=True, city=city or "").filter(pk__in=ids)}
+
+
+# --- cold start ------------------------------------------------------------------------------------
+def _popular_from_orders() -> list[int]:
+    """Events with the most orders in the last 30 days (when there is no index): cached a while."""
+    from orders.models import Order
+
+    key = "recs:popular-orders"
+    ids = cache.get(key)
+    if ids is None:
+        since = timezone.now() - timedelta(days=30)
+        ids = list(Order.objects.filter(created_at__gte=since, status__in=BOUGHT).order_by().values("event_id")
+                   .annotate(n=Count("pk")).order_by("-n", "event_id").values_list("event_id", flat=True)[:500])
+        cache.set(key, ids, POPULAR_CACHE_SECONDS)
+    return ids
+
+
+def browsed_city(*, user_id: int | None = None, anon_id: str | None = None) -> str | None:
+    """The city of the visitor's recent event views (or of their last city filter); None if unknown."""
+    if user_id is None and not anon_id:
+        return None
+    match = {"user_id": user_id} if user_id is not None else {"anon_id": anon_id}
+
+    def work():
+        return list(BehaviourLog._get_collection().find(
+            {**match, "action": {"$in": [Action.EVENT_VIEW, Action.SEARCH]}},
+            {"_id": 0, "event_id": 1, "details.filters.city": 1}).sort("timestamp", -1).limit(20))
+
+    lines = _ask_mongo(work, [])
+    for line in lines:
+        city = ((line.get("details") or {}).get("filters") or {}).get("city")
+        if city:
+            return str(city)
+    viewed = [line["event_id"] for line in lines if line.get("event_id")]
+    if not viewed:
+        return None
+    cities = dict(Event.objects.filter(pk__in=set(viewed)).values_list("pk", "city"))
+    counts = Counter(cities[pk] for pk in viewed if cities.get(pk))
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def cold_start(*, k: int = 10, city: str | None = None, exclude: set[int] | frozenset = frozenset()) -> list[Rec]:
+    """Popular events (recent behaviour, from the index; else recent orders), then the soonest ones;
+    in `city` first, then anywhere."""
+    from events.selectors import event_search
+
+    loaded = recs_index.current()
+    popular = [int(pk) for pk in loaded.popular_ids[: max(k * OVERSAMPLE * 4, 200)]] if loaded else _popular_from_orders()
+    picked: list[Rec] = []
+    taken = set(exclude)
+    for where in ([city, None] if city else [None]):
+        visible = _visible([pk for pk in popular if pk not in taken], city=where)
+        reason = _("Popular in %(city)s") % {"city": where} if where else _("Popular now")
+        for rank, pk in enumerate(popular):
+            if len(picked) >= k:
+                return picked
+            if pk in visible and pk not in taken:
+                picked.append(Rec(event=visible[pk], score=1.0 / (rank + 1), reason=reason))
+                taken.add(pk)
+        soon = event_search(available_only=True, city=where or "", sort="start").exclude(pk__in=taken)[: k - len(picked)]
+        for event in soon:
+            reason = _("Coming soon in %(city)s") % {"city": where} if where else _("Coming soon")
+            picked.append(Rec(event=event, score=0.0, reason=reason))
+            taken.add(event.pk)
+        if len(picked) >= k:
+            break
+    return picked[:k]
+
+
+# --- personal ----------------------------------------------------------------------------------------
+def _personal_vector(user, loaded: recs_index.RecsIndex, lines: list[dict]) -> tuple[np.ndarray | None, list[tuple[int, np.ndarray]]]:
+    """(taste vector, [(event id, vector)] of the recent lines that have one)."""
+    now = datetime.now(UTC)
+    positions, rows = loaded.vector_rows([line["event_id"] for line in lines])
+    sources: dict[int, np.ndarray] = {}
+    vector = None
+    if rows.size:
+        used = [lines[i] for i in positions]
+        weights = np.asarray([Action.WEIGHT[line["action"]] for line in used])
+        ages = np.asarray([_age_days(line["timestamp"], now) for line in used])
+        from analytics.recs.vectors import decay
+
+        taste = ((weights * decay(ages))[:, None] * loaded.vectors[rows]).sum(axis=0)
+        vector = taste / (np.linalg.norm(taste) or 1.0)
+        for line, row in zip(used, rows):
+            sources.setdefault(int(line["event_id"]), loaded.vectors[row])
+    newest = max((line["timestamp"] for line in lines), default=None)
+    stale = newest is None or (newest.replace(tzinfo=newest.tzinfo or UTC).timestamp() <= loaded.built_at)
+    if stale or vector is None:  # nothing new since the rebuild: the stored embedding knows the longer history
+        stored = _ask_mongo(lambda: UserEmbedding._get_collection().find_one({"_id": user.pk}, {"vector": 1}), None)
+        if stored and len(stored.get("vector") or []) == loaded.vectors.shape[1]:
+            vector = np.asarray(stored["vector"], dtype=np.float32)
+    return vector, list(sources.items())
+
+
+def recommend_for_user(*, user, k: int = 10, city: str | None = None, anon_id: str | None = None) -> list[Rec]:
+    """Up to k events for this user, best first, each with its reason. Never past, cancelled, unapproved,
+    sold-out or already-bought events. Opted-out and anonymous users get the cold-start list."""
+    signed_in = user is not None and getattr(user, "is_authenticated", False)
+    if not signed_in or not getattr(user, "personalised", True):
+        return cold_start(k=k, city=city or browsed_city(anon_id=anon_id), exclude=set())
+    bought = _bought_event_ids(user)
+    loaded = recs_index.current()
+    lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), []) if loaded else []
+    vector, sources = _personal_vector(user, loaded, lines) if loaded else (None, [])
+    if vector is None:
+        where = city or browsed_city(user_id=user.pk) or browsed_city(anon_id=anon_id)
+        return cold_start(k=k, city=where, exclude=bought)
+    seen = {int(line["event_id"]) for line in lines}
+    exclude = bought | seen
+    found = [(pk, score) for pk, score in loaded.search(vector, max(k * OVERSAMPLE, MIN_CANDIDATES)) if pk not in exclude]
+    visible = _visible([pk for pk, _score in found], city=city)
+    chosen = [(pk, score) for pk, score in found if pk in visible][:k]
+    titles = dict(Event.objects.filter(pk__in=[pk for pk, _v in sources]).values_list("pk", "title")) if sources else {}
+    recs = []
+    for pk, score in chosen:
+        reason = _("Picked for your taste")
+        if sources:
+            target = loaded.vector_of(pk)
+            if target is not None:
+                best = max(sources, key=lambda source: float(source[1] @ target))[0]
+                if best in titles:
+                    reason = _("Because you viewed %(title)s") % {"title": titles[best]}
+        recs.append(Rec(event=visible[pk], score=score, reason=reason))
+    if len(recs) < k:
+        recs += cold_start(k=k - len(recs), city=city, exclude=exclude | {rec.event.pk for rec in recs})
+    return recs
+
+
+def similar_events(*, event: Event, k: int = 6) -> list[Rec]:
+    """Events near this one (what its viewers also looked at, and like content), filtered as above;
+    back-filled with popular events of its city."""
+    loaded = recs_index.current()
+    vector = loaded.vector_of(event.pk) if loaded else None
+    recs: list[Rec] = []
+    if vector is not None:
+        found = [(pk, score) for pk, score in loaded.search(vector, max(k * OVERSAMPLE, MIN_CANDIDATES)) if pk != event.pk]
+        visible = _visible([pk for pk, _score in found])
+        reason = _("Similar to %(title)s") % {"title": event.title}
+        recs = [Rec(event=visible[pk], score=score, reason=reason) for pk, score in found if pk in visible][:k]
+    if len(recs) < k:
+        recs += cold_start(k=k - len(recs), city=event.city, exclude={event.pk} | {rec.event.pk for rec in recs})
+    return recs

@@ -1,0 +1,18 @@
+"""Celery tasks of analytics: thin wrappers around its services."""
+
+import logging
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def recs_rebuild() -> str:
+    """Beat (CELERY_BEAT_SCHEDULE "recs-rebuild"): a new recommendation index version and user embeddings;
+    web processes switch to it by themselves (analytics.recs.index)."""
+    from analytics.recs.build import recs_rebuild as rebuild
+
+    result = rebuild()
+    log.info("recommendations: %s", result)
+    return result.version
