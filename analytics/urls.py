@@ -5,6 +5,7 @@ from django.urls import path
 from analytics import api as stats_api
 from analytics import behaviour_api
 from analytics.recs import api as recs_api
+from analytics import views as stats_views
 
 app_name = "analytics"
 urlpatterns: list = [
@@ -12,6 +13,8 @@ urlpatterns: list = [
     path("api/stats/sales", stats_api.SalesView.as_view(), name="api_stats_sales"),
     path("api/stats/sessions", stats_api.SessionsView.as_view(), name="api_stats_sessions"),
     path("api/stats/heat", stats_api.HeatView.as_view(), name="api_stats_heat"),
+    path("manage/stats/", stats_views.admin_stats, name="admin_stats"),
+    path("publisher/stats/", stats_views.publisher_stats, name="publisher_stats"),
     path("api/stats/funnel", behaviour_api.FunnelView.as_view(), name="api_stats_funnel"),
     path("api/stats/activity", behaviour_api.ActivityView.as_view(), name="api_stats_activity"),
     path("api/stats/searches", behaviour_api.SearchesView.as_view(), name="api_stats_searches"),
