@@ -79,7 +79,7 @@ def test_seeded_early_birds_end_at_the_end_of_a_local_day(demo):
 
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_gives_every_demo_event_its_own_poster_once(capsys):
-    call_command("seed_demo")
+    call_command("seed_demo", history_days=0)  # posters only (tests/ticketing/test_seed.py has the history)
     events = list(Event.objects.all())
     assert events and all(e.cover for e in events)
     covers = [Path(e.cover.path).read_bytes() for e in events]
@@ -89,7 +89,7 @@ def test_seed_demo_gives_every_demo_event_its_own_poster_once(capsys):
 
     files = sorted(Path(settings.MEDIA_ROOT).rglob("*.jpg"))
     Event.objects.filter(pk__in=[events[0].pk, events[1].pk]).update(cover="")  # a demo database from before posters
-    call_command("seed_demo")
+    call_command("seed_demo", history_days=0)
     assert all(e.cover for e in Event.objects.all())
     assert len(sorted(Path(settings.MEDIA_ROOT).rglob("*.jpg"))) == len(files) + 2
 

@@ -3,6 +3,8 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import user_create
+from analytics import demo as history
+from analytics.documents import ensure_indexes
 from events.demo import seed_events, seed_posters
 from events.models import Event
 from tickets.demo import seed_tickets
@@ -22,9 +24,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000/", help="URL to print for the newcomer")
+        parser.add_argument("--buyers", type=int, default=history.DEFAULT_BUYERS,
+                            help="demo buyers with a history (besides the demo customer)")
+        parser.add_argument("--history-days", type=int, default=history.DEFAULT_DAYS,
+                            help="days of behaviour and sales history up to now (0: none)")
+
+    def handle(self, *args, url, buyers, history_days, **options):
+        created, events, stocked, posters = self._catalogue()
+        # Once the catalogue is committed: InnoDB's full-text index (the searches' result counts) sees no other rows.
+        try:
+            ensure_indexes()
+        except Exception as exc:  # noqa: BLE001 - MongoDB away: the history below says so too
+            self.stderr.write(f"MongoDB indexes not made: {exc}")
+        made = history.seed_history(buyers=buyers, days=history_days)
+        self.stdout.write(self.style.SUCCESS(
+            f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events, "
+            f"{posters} posters created)"))
+        self.stdout.write(made.summary())
+        self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
+        for account in DEMO_ACCOUNTS:
+            self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")
+        self.stdout.write("")
 
     @transaction.atomic
-    def handle(self, *args, url, **options):
+    def _catalogue(self) -> tuple[int, int, int, int]:
+        """Accounts, events, tickets and posters: (accounts, events, events stocked, posters) created."""
         created = 0
         for account in DEMO_ACCOUNTS:
             if not User.objects.filter(username=account["username"]).exists():
@@ -40,10 +64,4 @@ class Command(BaseCommand):
         events = seed_events(publishers=publishers, admin=User.objects.get(username="admin"))
         stocked = seed_tickets(Event.objects.all())
         posters = seed_posters(Event.objects.filter(publisher__in=publishers))
-        self.stdout.write(self.style.SUCCESS(
-            f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events, "
-            f"{posters} posters created)"))
-        self.stdout.write(f"\n  Open {url}\n\n  Demo accounts (log in with the email):")
-        for account in DEMO_ACCOUNTS:
-            self.stdout.write(f"    {account['role']:<10} {account['email']:<24} {account['password']}")
-        self.stdout.write("")
+        return created, events, stocked, posters
