@@ -162,15 +162,17 @@ class ProfileView(APIView):
         return Response(ProfileSerializer(request.user, context={"request": request}).data)
 
     @extend_schema(
-        summary="Change your display name, language or avatar",
+        summary="Change your display name, language, avatar or personalisation",
         description="Send the avatar as a multipart file (JPEG, PNG or WebP, at most 2 MB); "
-        "it is stored as a 256×256 JPEG. Email, phone and role cannot be changed here.",
+        "it is stored as a 256×256 JPEG. `personalised` false: what you do from now on is recorded "
+        "without your id, and recommendations are no longer personal. Email, phone and role cannot be changed here.",
         request={"multipart/form-data": ProfileUpdateSerializer, "application/json": ProfileUpdateSerializer},
         responses={200: ProfileSerializer, 400: ERRORS},
         tags=["profile"],
     )
     def patch(self, request):
-        serializer = ProfileUpdateSerializer(data=request.data)
+        # partial: a multipart form that leaves `personalised` out does not turn it off
+        serializer = ProfileUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = profile_update(user=request.user, **serializer.validated_data)
         return Response(ProfileSerializer(user, context={"request": request}).data)

@@ -17,7 +17,7 @@ class SignupForm(AllauthSignupForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["display_name", "avatar", "language"]
+        fields = ["display_name", "avatar", "language", "personalised"]
         widgets = {"language": forms.Select(choices=LANGUAGE_CHOICES)}
 
 

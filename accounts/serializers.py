@@ -141,7 +141,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "phone", "role", "display_name", "language", "avatar"]
+        fields = ["id", "username", "email", "phone", "role", "display_name", "language", "avatar", "personalised"]
         read_only_fields = fields
 
 
@@ -154,6 +154,8 @@ class ProfileUpdateSerializer(serializers.Serializer):
     display_name = serializers.CharField(required=False, allow_blank=True, max_length=64)
     language = serializers.ChoiceField(choices=LANGUAGE_CHOICES, required=False, allow_blank=True)
     avatar = UploadField(required=False, allow_empty_file=False)
+    personalised = serializers.BooleanField(required=False, help_text=_(
+        "Use what you view and buy to recommend events. Off: your activity is recorded anonymously."))
 
 
 class RoleSerializer(serializers.Serializer):

@@ -109,10 +109,12 @@ def _square_avatar(upload) -> InMemoryUploadedFile:
 
 
 @transaction.atomic
-def profile_update(*, user: User, display_name: str | None = None, language: str | None = None, avatar=None) -> User:
+def profile_update(*, user: User, display_name: str | None = None, language: str | None = None, avatar=None,
+                   personalised: bool | None = None) -> User:
     """Change what a user may change about themself. An avatar is checked to be
     a real JPEG/PNG/WebP image of at most 2 MB and stored as a 256×256 JPEG
-    (InvalidImage otherwise)."""
+    (InvalidImage otherwise). `personalised` off: the behaviour log keeps the user's
+    later activity without their id (analytics.tracking) and recommendations stop being personal."""
     fields = ["updated_at"]
     if display_name is not None:
         user.display_name = display_name.strip()[:64]
@@ -122,6 +124,9 @@ def profile_update(*, user: User, display_name: str | None = None, language: str
             raise DomainError(_("Unknown language."), code="invalid_language")
         user.language = language
         fields.append("language")
+    if personalised is not None:
+        user.personalised = bool(personalised)
+        fields.append("personalised")
     if avatar is not None:
         old = user.avatar.name if user.avatar else None
         user.avatar.save(f"{user.pk}.jpg", _square_avatar(avatar), save=False)

@@ -27,6 +27,7 @@ def profile(request):
             display_name=form.cleaned_data["display_name"],
             language=form.cleaned_data["language"],
             avatar=request.FILES.get("avatar"),
+            personalised=form.cleaned_data["personalised"],
         )
         response = redirect("accounts:profile")
         if user.language:

@@ -27,7 +27,9 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("Analytics")
 
     def ready(self) -> None:
+        from analytics import tracking
         from analytics.mongo import connect
+        from ticketing.behaviour import behaviour_recorder_register
 
         connect()
         post_migrate.connect(mongo_indexes_after_migrate, dispatch_uid="analytics-mongo-indexes")
@@ -36,3 +38,5 @@ class AnalyticsConfig(AppConfig):
         from events.views import event_detail_context_register
 
         event_detail_context_register(event_page_context)
+        # events, tickets and orders log behaviour through ticketing.behaviour (no import upward).
+        behaviour_recorder_register(track=tracking.track, track_on_commit=tracking.track_on_commit)

@@ -46,6 +46,7 @@ def track(action: str, *, request=None, user=None, anon_id: str | None = None, e
         if anon_id is None:
             anon_id = getattr(request, "anon_id", None) if request is not None else None
             anon_id = anon_id or current_anon_id.get()
+        anon_id = anon_id or None  # "": the line is about someone else than this request's visitor
         user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
         _writer.put({
             "user_id": user_id, "anon_id": anon_id, "action": action,
@@ -59,7 +60,9 @@ def track(action: str, *, request=None, user=None, anon_id: str | None = None, e
 
 def track_on_commit(action: str, **fields) -> None:
     """`track()` once the surrounding transaction commits (nothing is logged that was rolled back)."""
-    anon_id = fields.pop("anon_id", None) or current_anon_id.get()
+    anon_id = fields.pop("anon_id", None)
+    if anon_id is None:
+        anon_id = current_anon_id.get()
     transaction.on_commit(lambda: track(action, anon_id=anon_id, **fields))
 
 

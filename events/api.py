@@ -29,7 +29,7 @@ from events.serializers import (
     category_forest,
     event_data,
 )
-from events.services import event_cancel, event_create, event_review, event_submit, event_update
+from events.services import event_cancel, event_create, event_review, event_submit, event_update, search_record
 from ticketing.errors import NotFound
 
 ERRORS = OpenApiResponse(ErrorSerializer)
@@ -98,7 +98,10 @@ class EventSearchView(APIView):
     def get(self, request):
         params = EventSearchParamsSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return _page(self, request, event_search(**params.validated_data), EventCardSerializer)
+        response = _page(self, request, event_search(**params.validated_data), EventCardSerializer)
+        if request.query_params.get("page") in (None, "", "1"):  # another page is not another search
+            search_record(user=request.user, filters=params.validated_data, results=response.data["count"])
+        return response
 
 
 class EventDetailView(APIView):

@@ -13,13 +13,14 @@ at it again. Cancelled events are final.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from io import BytesIO
 
 import nh3
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +30,7 @@ from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Category, Event, EventStatus, EventTransition, Tag
 from events.search import refresh_search_text
+from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden
 
 S = EventStatus
@@ -243,3 +245,39 @@ def event_review(*, actor: User, event: Event, approve: bool, reason: str = "") 
     if approve:
         return event_approve(actor=actor, event=event, reason=reason)
     return event_reject(actor=actor, event=event, reason=reason)
+
+
+# --- the behaviour log ----------------------------------------------------------------
+
+# event_search's filters, as a search line names them (the query goes on its own, as `q`).
+SEARCH_FILTERS = ("category", "city", "date_from", "date_to", "price_min", "price_max", "available_only")
+
+
+def search_record(*, user, filters: dict, results: int) -> None:
+    """A `search` line for the first page of a search with a query or a filter (the list page, the API):
+    {q, filters (the non-empty ones, as JSON scalars), results (the total found), page: 1}; sorting alone
+    or another page of the same search is not a search."""
+    query = (filters.get("query") or "").strip()
+    chosen = {}
+    for name in SEARCH_FILTERS:
+        value = filters.get(name)
+        if value in (None, "", False):
+            continue
+        chosen[name] = _scalar(value)
+    if not query and not chosen:
+        return
+    details = {"q": query, "filters": chosen, "results": int(results), "page": 1}
+    if filters.get("sort"):
+        details["sort"] = filters["sort"]
+    behaviour.track("search", user=user, details=details)
+
+
+def _scalar(value):
+    """A filter's value as MongoDB keeps it: a category by id, a day as YYYY-MM-DD, a price as a number."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value

@@ -10,6 +10,7 @@ from accounts.permissions import role_required
 from events import selectors, services
 from events.forms import CancelForm, EventForm, ReviewForm, SearchForm
 from events.models import Event, EventStatus
+from ticketing import behaviour
 
 PAGE_SIZE = 20
 
@@ -34,6 +35,8 @@ def event_list(request):
     filters = _filters(form)
     events = selectors.event_search(**filters)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    if page.number == 1:
+        services.search_record(user=request.user, filters=filters, results=page.paginator.count)
     query_string = request.GET.copy()
     query_string.pop("page", None)
     context = {"form": form, "page": page, "query_string": query_string.urlencode(),
@@ -51,6 +54,8 @@ def event_detail(request, pk: int):
         raise Http404
     from tickets.views import session_cards  # the tickets domain draws its own section of this page
 
+    if event.is_public:  # a publisher's look at a draft is no visitor's interest
+        behaviour.track("event_view", request=request, event_id=event.pk)
     context = {"event": event, "cancel_form": CancelForm(), "session_cards": session_cards(event)}
     for provider in _detail_context:
         context.update(provider(request, event))

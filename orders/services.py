@@ -13,6 +13,9 @@ carry a unique `once_key`: the database refuses a second one.
 Payment is idempotent on (buyer, idempotency key): a retried or doubled request,
 even from two processes at the same instant, charges once and returns the same
 Payment. Row locks are taken in one order everywhere: order, wallet, holds/seats.
+
+Each order made, payment, approved refund and admission is a line of the behaviour log
+(ticketing.behaviour: `order`, `pay`, `refund`, `checkin`), written after commit from what is at hand.
 """
 
 import logging
@@ -35,6 +38,7 @@ from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
     Refund, RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
 )
+from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
 from ticketing.outbox import outbox_add, outbox_handler
 from tickets import services as inventory
@@ -169,7 +173,15 @@ def order_checkout(*, user, hold_ids: list[int]) -> Checkout:
             OrderHold.objects.bulk_create(OrderHold(order=order, hold_id=h) for h in hold_ids)
     except IntegrityError as exc:  # the same holds, ordered at the same instant elsewhere
         raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order") from exc
+    behaviour.track_on_commit("order", user=user, event_id=event_id, session_id=_one_session(infos), details={
+        "order": order.pk, "tickets": sum(i.quantity for i in items), "amount": float(total)})
     return Checkout(order=order, lines=_lines(items, infos))
+
+
+def _one_session(session_ids) -> int | None:
+    """The session of a behaviour line about an order: its only one, else none (the event says enough)."""
+    ids = set(session_ids)
+    return next(iter(ids)) if len(ids) == 1 else None
 
 
 def _lines(items, infos) -> list:
@@ -209,6 +221,8 @@ def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None) 
                                 then=make_order, check_visible=True)
     for item in taken.items:
         item.hold = taken.hold
+    behaviour.track_on_commit("order", user=user, event_id=taken.info.event_id, session_id=session_id, details={
+        "order": taken.result.pk, "tickets": sum(i.quantity for i in taken.items), "amount": float(taken.total)})
     return Checkout(order=taken.result, lines=[(i, taken.info) for i in taken.items])
 
 
@@ -299,6 +313,8 @@ def _pay(user, order_id: int, key: str) -> Checkout:
             raise
         _same_order(done, order_id)
         return Checkout(order=done.order, lines=None, payment=done)
+    behaviour.track_on_commit("pay", user=user, event_id=order.event_id, session_id=_one_session(infos), details={
+        "order": order.pk, "amount": float(order.total), "tickets": len(tickets)})
     return Checkout(order=order, lines=_lines(items, infos), tickets=tickets, payment=payment)
 
 
@@ -407,12 +423,17 @@ def payment_confirm_external(*, provider: str, transaction_id: str, order_number
             payment = Payment.objects.create(order=order, user=order.user, amount=order.total,
                                              method=PaymentMethod.PROVIDER, provider=provider,
                                              transaction_id=transaction_id)
-            _fulfil(order, items, infos, attendees)
+            tickets = _fulfil(order, items, infos, attendees)
     except IntegrityError:
         done = Payment.objects.filter(provider=provider, transaction_id=transaction_id).first()
         if done is None:
             raise
         return done
+    # The provider's server calls: the line is the buyer's, never a visitor cookie of this request.
+    behaviour.track_on_commit("pay", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,
+                              session_id=_one_session(infos), details={
+                                  "order": order.pk, "amount": float(order.total), "tickets": len(tickets),
+                                  "provider": provider})
     return payment
 
 
@@ -504,6 +525,9 @@ def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "
                         reason=reason, actor=actor, once_key=f"refund:{order.pk}")
             order.tickets.filter(status=TicketStatus.VALID).update(status=TicketStatus.VOID, seat_claim=None)
             inventory.holds_refund(hold_ids=_hold_ids(order))
+            # The buyer's behaviour, though an admin's request decides it.
+            behaviour.track_on_commit("refund", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,
+                                      details={"order": order.pk, "amount": float(order.total), "refund": refund.pk})
         notify(users=[order.user], kind="refund_" + target, url=reverse("orders:detail", args=[order.pk]),
                title=_("Refund of order %(number)s approved") if approve else _("Refund of order %(number)s rejected"),
                body=_("Reason: %(reason)s") if reason else "",
@@ -631,6 +655,11 @@ def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: 
                                    result=result, override_of=override_of)
     except IntegrityError:  # the same scan re-sent while this one ran
         return _outcome(Scan.objects.select_related("ticket__session").get(by=staff, nonce=nonce))
+    if result == ScanResult.OK:
+        # The attendance is the buyer's behaviour; the door staff only record it.
+        details = {"ticket": ticket.pk, "staff": staff.pk, **({"override": override_of} if override_of else {})}
+        behaviour.track_on_commit("checkin", user=User(pk=ticket.user_id), anon_id="", event_id=event.pk,
+                                  session_id=ticket.session_id, details=details)
     return _outcome(scan)
 
 

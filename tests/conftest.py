@@ -187,6 +187,49 @@ def behaviour():
     tracking.flush(15)
 
 
+def point_mongo_at(port: int) -> None:
+    """The behaviour log's MongoDB connection aimed at a port (nothing there, or a HungServer)."""
+    import mongoengine
+    from django.conf import settings
+    from mongoengine import connection
+
+    from analytics.documents import BehaviourLog
+
+    mongoengine.disconnect(alias=settings.MONGODB_DB_ALIAS)
+    mongoengine.connect(host=f"mongodb://127.0.0.1:{port}/nowhere", alias=settings.MONGODB_DB_ALIAS, connect=False,
+                        serverSelectionTimeoutMS=3000, socketTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True,
+                        uuidRepresentation="standard")
+    BehaviourLog._collection = None
+    assert connection.get_connection(settings.MONGODB_DB_ALIAS)
+
+
+def mongo_back() -> None:
+    """The test MongoDB again, and the writer told it may try at once (as it would after its back-off)."""
+    import mongoengine
+    from django.conf import settings
+
+    from analytics import tracking
+    from analytics.documents import BehaviourLog
+    from analytics.mongo import connect
+
+    mongoengine.disconnect(alias=settings.MONGODB_DB_ALIAS)
+    connect()
+    BehaviourLog._collection = None
+    tracking._writer.mongo.until = 0.0
+
+
+@pytest.fixture
+def mongo_outage(request, behaviour):
+    """MongoDB refused (a free port) or hung (accepts, never answers: `indirect` param "hung") for the
+    test; yields the HungServer or None, and puts the real one back after."""
+    hung = HungServer() if getattr(request, "param", "refused") == "hung" else None
+    point_mongo_at(hung.port if hung else free_port())
+    yield hung
+    mongo_back()
+    if hung:
+        hung.close()
+
+
 @pytest.fixture
 def eager_celery():
     """Run Celery tasks in-process (notification emails) instead of queueing them."""

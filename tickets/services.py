@@ -14,7 +14,8 @@ Holds (the heart of the shop):
   `holds_expire_due` (beat, every 30 s) returns it for good.
 - Orders call `holds_consume` (sold), `holds_release` (pending order dropped)
   and `holds_refund` (sold seats back on sale) inside their own transaction.
-Every change is announced to the session's seat-map sockets after commit.
+Every change is announced to the session's seat-map sockets after commit; a hold taken is a
+`hold` line of the behaviour log (ticketing.behaviour), also after commit.
 """
 
 import logging
@@ -35,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from events.models import Event, EventStatus
+from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa: F401 - re-exported for callers
 from tickets import catalogue, fastpath
 from tickets.broadcast import SeatChange, broadcast_changes
@@ -277,6 +279,10 @@ def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities
     ms = int((result.hold.expires_at - timezone.now()).total_seconds() * 1000)
     fastpath.confirm_seats(session_id, seat_ids, token, ms)
     broadcast_changes(session_id, result.changes)
+    details = {"hold": result.hold.pk, "tickets": sum(i.quantity for i in result.items)}
+    if seat_ids:
+        details["seats"] = seat_ids
+    behaviour.track_on_commit("hold", user=user, event_id=info.event_id, session_id=session_id, details=details)
     return result
 
 

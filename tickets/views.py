@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import ANY_ROLE, has_role, role_required
 from events.models import Event
 from events.selectors import event_visible_to
+from ticketing import behaviour
 from tickets import selectors, services
 from tickets.models import PriceTierKind, SeatStatus, Session
 from tickets.selectors import StockRow
@@ -157,6 +158,9 @@ def session_detail(request, pk: int):
     now = timezone.now()
     offers = [_offer(r, now) for r in selectors.session_stock(session, now=now)]
     status, status_text = _status(session, offers, now)
+    if session.event.is_public:
+        behaviour.track("session_view", request=request, event_id=session.event_id, session_id=session.pk,
+                        details={"seated": session.is_seated, "status": status})
     context = {"event": session.event, "state": state, "offers": offers, "status": status,
                "status_text": status_text, "on_sale": status == "on_sale", "strings": _js_strings(),
                **_hold_context(request, session)}

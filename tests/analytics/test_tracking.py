@@ -8,39 +8,9 @@ from django.urls import reverse
 from analytics import tracking
 from analytics.documents import Action, BehaviourLog
 from analytics.middleware import COOKIE
-from tests.conftest import HungServer, free_port
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def point_mongo_at(port: int) -> None:
-    import mongoengine
-    from django.conf import settings
-    from mongoengine import connection
-
-    mongoengine.disconnect(alias=settings.MONGODB_DB_ALIAS)
-    mongoengine.connect(host=f"mongodb://127.0.0.1:{port}/nowhere", alias=settings.MONGODB_DB_ALIAS, connect=False,
-                        serverSelectionTimeoutMS=3000, socketTimeoutMS=3000, connectTimeoutMS=3000, tz_aware=True, uuidRepresentation="standard")
-    BehaviourLog._collection = None
-    assert connection.get_connection(settings.MONGODB_DB_ALIAS)
-
-
-@pytest.fixture
-def mongo_outage(request, behaviour):
-    from analytics.mongo import connect
-    from django.conf import settings
-    import mongoengine
-
-    hung = HungServer() if getattr(request, "param", "refused") == "hung" else None
-    point_mongo_at(hung.port if hung else free_port())
-    yield hung
-    mongoengine.disconnect(alias=settings.MONGODB_DB_ALIAS)
-    connect()
-    BehaviourLog._collection = None
-    tracking._writer.mongo.until = 0.0
-    if hung:
-        hung.close()
 
 
 def test_a_tracked_line_reaches_mongodb_with_who_and_what(behaviour):
