@@ -29,7 +29,8 @@ class IdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated and not request.path.startswith("/api/"):
+        # The path first: an API call (a click beacon too) should not load the user row for this.
+        if not request.path.startswith("/api/") and request.user.is_authenticated:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN)
             if last_seen is not None and now - last_seen > settings.IDLE_TIMEOUT_SECONDS:

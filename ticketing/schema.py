@@ -43,14 +43,19 @@ class AutoSchema(SpectacularAutoSchema):
 
     def get_auth(self):
         # The hot path's token class (accounts.authentication) is simplejwt's bearer scheme, "jwtAuth": shown
-        # as simplejwt's own class, so the schema has one component of that name, not two.
+        # as simplejwt's own class, so the schema has one component of that name, not two. Likewise a
+        # session class of our own (analytics.beacon's) is DRF's "cookieAuth".
         from rest_framework_simplejwt.authentication import JWTAuthentication
 
         from accounts.authentication import BuyerJWTAuthentication
 
+        def documented(a):
+            if isinstance(a, BuyerJWTAuthentication):
+                return JWTAuthentication()
+            return SessionAuthentication() if isinstance(a, SessionAuthentication) else a
+
         view, authenticators = self.view, self.view.get_authenticators()
-        view.get_authenticators = lambda: [JWTAuthentication() if isinstance(a, BuyerJWTAuthentication) else a
-                                           for a in authenticators]
+        view.get_authenticators = lambda: [documented(a) for a in authenticators]
         try:
             auth = super().get_auth()  # also registers the security schemes for the Authorize button
         finally:

@@ -340,6 +340,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "holds": env("THROTTLE_HOLDS", default="60/min"),
         "orders": env("THROTTLE_ORDERS", default="30/min"),
+        # The click beacon (analytics.beacon): per visitor, and per address for cookie-less floods.
+        "track": env("THROTTLE_TRACK", default="120/min"),
+        "track_ip": env("THROTTLE_TRACK_IP", default="1200/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

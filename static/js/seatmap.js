@@ -108,7 +108,22 @@
         resync(); // our own counters at once, whatever the broadcast does
       }
     });
-    gaForm.addEventListener("change", () => showPick());
+    gaForm.addEventListener("change", (event) => {
+      showPick();
+      const select = event.target;
+      if (select.classList && select.classList.contains("ga-qty") && Number(select.value) > 0) {
+        chosen(Number(select.name.replace("qty-", "")), { quantity: Number(select.value) });
+      }
+    });
+  }
+
+  // The behaviour log (static/js/track.js): a ticket type chosen, once per type and page.
+  const reported = new Set();
+  function chosen(ticketType, details = {}) {
+    if (!ticketType || reported.has(ticketType) || !window.tkTrack) return;
+    reported.add(ticketType);
+    window.tkTrack("ticket_type_chosen", root.dataset.event, {
+      session: sessionId, details: { ticket_type: ticketType, seated: Boolean(state.seated), ...details } });
   }
 
   // General admission, nothing held yet: the bottom bar counts and prices what is chosen.
@@ -496,6 +511,7 @@
         } else {
           const hold = await response.json();
           setSeat(s.id, "held", state.me, Date.parse(hold.expires_at) / 1000);
+          chosen(s.type);
         }
         holdChanged();
       } else {

@@ -206,6 +206,9 @@ ROWS = [
         lambda ctx: {"event": ctx.extra["event_id"], "code": ctx.extra["code"], "nonce": "Table"}, setup=_door),
     # Providers do not log in: the HMAC signature decides, so an unsigned call is 403 for every caller.
     Row("POST", "/api/payments/callback/{provider}", EVERYONE, 403, {}, setup=lambda ctx: {"provider": "sandbox"}),
+    # The click beacon: every visitor, signed in or not (what it accepts: tests/analytics/test_beacon.py).
+    Row("POST", "/api/track", EVERYONE, 204,
+        {"action": "rec_click", "event": 1, "details": {"list": "home", "position": 1}}),
     # Sales stats: admins every event, publishers their own (the scope keeps them there).
     Row("GET", "/api/stats/sales", (Role.ADMIN, Role.PUBLISHER), 200),
     Row("GET", "/api/stats/sessions", (Role.ADMIN, Role.PUBLISHER), 200),
