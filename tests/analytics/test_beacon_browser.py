@@ -59,3 +59,21 @@ def test_a_ticket_type_chosen_is_reported_once_per_type_for_the_signed_in_buyer(
     toggle = page.locator("input[name=personalised]")
     assert toggle.is_checked()
     screenshot(page, "profile")
+
+
+def test_a_recommended_card_clicked_on_the_home_page_is_reported_with_its_list_and_position(page, behaviour):
+    seated_session(), ga_session(), ga_session()  # upcoming events on sale: the cold-start list shows them
+    errors = watch_errors(page)
+    page.goto("/")
+    cards = page.get_by_test_id("recs-home").get_by_test_id("rec-card")
+    cards.first.wait_for()
+    href = cards.first.locator("a").get_attribute("href")
+    cards.first.locator("a").click()
+    page.wait_for_url(f"**{href}")
+
+    [clicked] = wait_for_lines(behaviour, 1, action="rec_click")
+    assert clicked["details"] == {"list": "home", "position": 1}
+    assert href == f"/events/{clicked['event_id']}/"
+    [viewed] = behaviour.lines(action="event_view")
+    assert viewed["event_id"] == clicked["event_id"] and viewed["anon_id"] == clicked["anon_id"]
+    assert errors == []
