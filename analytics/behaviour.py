@@ -19,11 +19,13 @@ forms wrong without an error (found by tests/analytics/test_behaviour.py):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
+from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from pymongo.errors import PyMongoError
@@ -43,6 +45,7 @@ STEP_ACTIONS = {
 }
 FUNNEL_ACTIONS = [action for step in FUNNEL_STEPS for action in STEP_ACTIONS[step]]
 EPOCH_DAY = date(1970, 1, 1)
+CACHE_SECONDS = 120  # how long a figure may lag behind the log
 
 
 class BehaviourUnavailable(DomainError):
@@ -241,7 +244,19 @@ def _active_by_day_rows(result: list[dict], start: date, end: date) -> list[dict
 # -- the figures -------------------------------------------------------------------------------------
 
 def _aggregate(pipeline: list[dict], collection=None) -> list[dict]:
-    collection = BehaviourLog._get_collection() if collection is None else collection
+    """The pipeline's result, kept CACHE_SECONDS in the cache: nx-27017 evaluates a pipeline over the
+    whole collection (seconds on a large log), and a dashboard asks for the same figures again."""
+    if collection is not None:  # a given collection (tests, the self-check) is never cached
+        return _run(pipeline, collection)
+    key = "behaviour:" + hashlib.sha256(repr(pipeline).encode()).hexdigest()
+    result = cache.get(key)
+    if result is None:
+        result = _run(pipeline, BehaviourLog._get_collection())
+        cache.set(key, result, CACHE_SECONDS)
+    return result
+
+
+def _run(pipeline: list[dict], collection) -> list[dict]:
     try:
         return list(collection.aggregate(pipeline))
     except PyMongoError as error:

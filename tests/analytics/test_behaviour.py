@@ -298,6 +298,17 @@ def test_when_mongodb_does_not_answer_the_figures_raise_behaviour_unavailable():
     client.close()
 
 
+def test_a_figure_asked_again_within_two_minutes_comes_from_the_cache(logs):
+    from django.core.cache import cache
+
+    logs(sample())
+    first = behaviour.funnel(start=START, end=END)
+    BehaviourLog._get_collection().delete_many({})
+    assert behaviour.funnel(start=START, end=END) == first
+    cache.delete_pattern("behaviour:*")
+    assert all(row["visitors"] == 0 for row in behaviour.funnel(start=START, end=END))
+
+
 # -- the self-check ----------------------------------------------------------------------------------
 
 def test_the_self_check_finds_every_pipeline_right_on_the_embedded_mongodb(behaviour):
