@@ -127,7 +127,7 @@ class TokenCache:
     """Cut documents of events by (id, updated_at), kept between rebuilds: jieba costs ~0.3 ms a text."""
 
     def __init__(self) -> None:
-        self.path = recs_index.directory() / "tokens.pickle"
+        self.path = recs_index.directory() / f"tokens-{vec.DESCRIPTION_CHARS}.pickle"  # a new cut, a new cache
         try:
             self.entries: dict = pickle.loads(self.path.read_bytes())
         except Exception:  # noqa: BLE001 - no cache yet, or an unreadable one: start over
@@ -154,8 +154,11 @@ def catalogue(*, since: datetime):
 
     categories = {pk: (path, zh, en) for pk, path, zh, en in Category.objects.values_list("pk", "path", "name_zh", "name_en")}
     by_path = {path: (zh, en) for path, zh, en in categories.values()}
-    rows = list(Event.objects.filter(end_time__gte=since).order_by("pk").values_list(
-        "pk", "title", "description", "city", "category_id", "status", "end_time", "updated_at"))
+    from django.db.models.functions import Substr
+
+    rows = list(Event.objects.filter(end_time__gte=since).order_by("pk").annotate(
+        opening=Substr("description", 1, 4 * vec.DESCRIPTION_CHARS)).values_list(  # room for the markup
+        "pk", "title", "opening", "city", "category_id", "status", "end_time", "updated_at"))
     tags: dict[int, list[str]] = {}
     for event_id, name in Event.tags.through.objects.filter(event__end_time__gte=since).values_list("event_id", "tag__name"):
         tags.setdefault(event_id, []).append(name)
@@ -173,6 +176,31 @@ def _strip_html(text: str) -> str:
     from django.utils.html import strip_tags
 
     return strip_tags(text or "")
+
+
+def training_data(*, now: datetime, timings: dict | None = None):
+    """(log scan, interactions on the catalogue's event rows, catalogue events, their cut documents)."""
+    timings = timings if timings is not None else {}
+    scan = scan_logs(now=now)
+    timings["log_scan"] = scan.seconds
+    started = time.perf_counter()
+    events = catalogue(since=now - timedelta(days=LOG_DAYS))
+    known = {event["id"]: i for i, event in enumerate(events)}
+    # Re-map the interactions' event rows onto the catalogue's (lines of deleted events drop out).
+    inter = scan.interactions
+    remap = np.asarray([known.get(int(pk), -1) for pk in inter.event_ids], dtype=np.int64)
+    mapped = remap[inter.event] if inter.event.size else inter.event
+    keep = mapped >= 0
+    interactions = Interactions(visitor=inter.visitor[keep], event=mapped[keep], weight=inter.weight[keep],
+                                age_days=inter.age_days[keep], n_visitors=inter.n_visitors,
+                                event_ids=np.asarray([e["id"] for e in events], dtype=np.int64))
+    cache = TokenCache()
+    documents = [cache.get((e["id"], e["updated_at"].timestamp()), lambda e=e: vec.EventText(
+        event_id=e["id"], title=e["title"], description=_strip_html(e["description"]), categories=e["categories"],
+        tags=e["tags"], city=e["city"]).document()) for e in events]
+    cache.save()
+    timings["catalogue_and_tokens"] = time.perf_counter() - started
+    return scan, interactions, events, documents
 
 
 @dataclass
@@ -198,27 +226,7 @@ def recs_rebuild(*, now: datetime | None = None) -> RebuildResult:
 
     now = now or timezone.now()
     timings: dict[str, float] = {}
-    scan = scan_logs(now=now)
-    timings["log_scan"] = scan.seconds
-
-    started = time.perf_counter()
-    events = catalogue(since=now - timedelta(days=LOG_DAYS))
-    known = {event["id"]: i for i, event in enumerate(events)}
-    # Re-map the interactions' event rows onto the catalogue's (lines of deleted events drop out).
-    inter = scan.interactions
-    remap = np.asarray([known.get(int(pk), -1) for pk in inter.event_ids], dtype=np.int64)
-    mapped = remap[inter.event] if inter.event.size else inter.event
-    keep = mapped >= 0
-    interactions = Interactions(visitor=inter.visitor[keep], event=mapped[keep], weight=inter.weight[keep],
-                                age_days=inter.age_days[keep], n_visitors=inter.n_visitors,
-                                event_ids=np.asarray([e["id"] for e in events], dtype=np.int64))
-    cache = TokenCache()
-    documents = [cache.get((e["id"], e["updated_at"].timestamp()), lambda e=e: vec.EventText(
-        event_id=e["id"], title=e["title"], description=_strip_html(e["description"]), categories=e["categories"],
-        tags=e["tags"], city=e["city"]).document()) for e in events]
-    cache.save()
-    timings["catalogue_and_tokens"] = time.perf_counter() - started
-
+    scan, interactions, events, documents = training_data(now=now, timings=timings)
     built = build_vectors(interactions, documents)
     timings.update(built.seconds)
     started = time.perf_counter()
@@ -235,7 +243,6 @@ def recs_rebuild(*, now: datetime | None = None) -> RebuildResult:
     users = store_user_embeddings(scan=scan, interactions=interactions, events=events,
                                   event_vectors=built.event_vectors, version=version, now=now)
     timings["user_embeddings"] = time.perf_counter() - started
-    recs_index.forget()  # this process (a worker, a command) reads the new version on next use
     return RebuildResult(version=version, events=len(events), indexed=int(public.sum()), lines=scan.lines,
                          users=users, seconds=timings)
 

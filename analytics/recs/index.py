@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 3.0
 KEEP_VERSIONS = 3
 HNSW_FROM = 20_000  # events; below this an exact IndexFlatIP is as fast
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 64
-HNSW_EF_SEARCH = 128
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 48
+HNSW_EF_SEARCH = 96
 POINTER = "current"
 
 

@@ -39,7 +39,8 @@ POPULAR_CACHE_SECONDS = 300
 BOUGHT = ("paid", "used", "refund_requested")
 
 _mongo_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-mongo")
-_mongo = Backoff("MongoDB (recommendations)", seconds=10.0)
+_mongo = Backoff("MongoDB (recommendations)", seconds=10.0)  # it failed: left alone for a while
+_slow = Backoff("MongoDB (recommendations, slow)", seconds=2.0)  # it was late: a shorter pause
 
 
 @dataclass
@@ -51,13 +52,13 @@ class Rec:
 
 def _ask_mongo(work, default):
     """work() on MongoDB within MONGO_DEADLINE, else `default` (and MongoDB is left alone for a while)."""
-    if _mongo.is_down():
+    if _mongo.is_down() or _slow.is_down():
         _mongo.skipped += 1
         return default
     try:
         return _mongo_pool.submit(work).result(timeout=MONGO_DEADLINE)
     except FutureTimeout:
-        _mongo.failed(TimeoutError(f"no answer within {MONGO_DEADLINE} s"))
+        _slow.failed(TimeoutError(f"no answer within {MONGO_DEADLINE} s"))
     except Exception as exc:  # noqa: BLE001 - recommendations never break the page that shows them
         _mongo.failed(exc)
     return default
