@@ -109,17 +109,21 @@ def _range(start: date, end: date) -> _Range:
     zone = timezone.get_default_timezone()
     start_at = datetime.combine(start, time.min, tzinfo=zone)
     end_at = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-    # The zone's offset at each local midnight of the range (daylight saving changes it at most
-    # twice a year; Asia/Shanghai never): one offset per stretch, a `$switch` only if it changes.
-    offsets: list[tuple[int, int]] = []
-    day = start
-    while day <= end + timedelta(days=1):
-        midnight = datetime.combine(day, time.min, tzinfo=zone)
-        offset = int(midnight.utcoffset().total_seconds() // 60)
-        if not offsets or offsets[-1][1] != offset:
-            utc_minute = int(midnight.astimezone(dt_timezone.utc).timestamp() // 60)
-            offsets.append((utc_minute if offsets else 0, offset))
-        day += timedelta(days=1)
+    # The zone's UTC offset over the range, with the minute each change takes effect (daylight saving
+    # changes it at most twice a year; Asia/Shanghai never): a `$switch` only when it changes.
+    def offset_at(utc_minute: int) -> int:
+        moment = datetime.fromtimestamp(utc_minute * 60, tz=dt_timezone.utc).astimezone(zone)
+        return int(moment.utcoffset().total_seconds() // 60)
+
+    first = int(start_at.timestamp() // 60)
+    offsets = [(0, offset_at(first))]
+    day_minutes = [first + 1440 * n for n in range((end - start).days + 3)]
+    for low, high in zip(day_minutes, day_minutes[1:]):
+        if offset_at(high) != offsets[-1][1]:
+            while high - low > 1:  # the first minute of the new offset, by bisection within that day
+                middle = (low + high) // 2
+                low, high = (low, middle) if offset_at(middle) != offsets[-1][1] else (middle, high)
+            offsets.append((high, offset_at(high)))
     return _Range(start_at=start_at, end_at=end_at, offsets=offsets)
 
 

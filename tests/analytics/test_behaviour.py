@@ -338,3 +338,19 @@ def test_each_self_check_expectation_agrees_with_the_twins():
 
 def behaviour_module():
     return behaviour
+
+
+def test_local_days_stay_right_across_a_daylight_saving_change(logs, settings):
+    # Asia/Shanghai has none; a zone that has one gets a `$switch` of offsets (Berlin: 2026-10-25, 03:00 → 02:00).
+    settings.TIME_ZONE = "Europe/Berlin"
+    days = [date(2026, 10, 24) + timedelta(days=n) for n in range(3)]
+    docs = logs([line(Action.EVENT_VIEW, at=local(day, hour, minute), anon_id=f"{day}-{hour}", event_id=1)
+                 for day in days for hour, minute in ((0, 30), (2, 30), (23, 30))])
+    answer = behaviour.active_by_day(start=days[0], end=days[-1])
+    assert answer == twin_active_by_day(docs, days[0], days[-1])
+    assert [row["visitors"] for row in answer] == [3, 3, 3]
+    spring = [date(2026, 3, 28) + timedelta(days=n) for n in range(3)]  # 02:00 → 03:00 on the 29th
+    docs += logs([line(Action.EVENT_VIEW, at=local(day, hour, minute), anon_id=f"{day}-{hour}", event_id=1)
+                  for day in spring for hour, minute in ((0, 30), (3, 30), (23, 30))])
+    assert behaviour.active_by_day(start=spring[0], end=spring[-1]) == twin_active_by_day(docs, spring[0], spring[-1])
+    assert behaviour.active_by_day(start=spring[0], end=days[-1]) == twin_active_by_day(docs, spring[0], days[-1])
