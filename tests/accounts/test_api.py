@@ -337,7 +337,7 @@ def test_profile_shows_the_requesting_users_own_data(api):
     assert response.status_code == 200
     assert response.json() == {"id": user.pk, "username": user.username, "email": "me@example.com",
                                "phone": "+8613600000000", "role": "customer", "display_name": "Me",
-                               "language": "en", "avatar": None}
+                               "language": "en", "avatar": None, "personalised": True}
 
 
 def test_profile_patch_changes_name_and_language(api):
