@@ -26,11 +26,14 @@ import bisect
 import logging
 import math
 import random
+import threading
 import time as clock
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
+from queue import Queue
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -64,6 +67,7 @@ BUYER_PREFIX = "buyer"
 # Local hour of day and weekday (Monday first) weights of a visit: lunch and evening peaks, busy weekends.
 HOUR_WEIGHTS = [1.2, 0.6, 0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 2.0, 2.6, 3.0, 3.2, 4.2, 3.8, 3.0, 3.0, 3.2, 3.6,
                 4.2, 5.6, 7.0, 7.6, 6.0, 3.2]
+HOUR_CUMULATIVE = list(accumulate(HOUR_WEIGHTS))
 WEEKDAY_WEIGHTS = [0.85, 0.85, 0.9, 1.0, 1.25, 1.35, 1.15]
 CITY_WEIGHTS = {"北京": 3.0, "上海": 3.0, "广州": 2.0, "深圳": 2.0, "杭州": 1.5, "成都": 1.5, "南京": 1.0,
                 "武汉": 1.0, "西安": 1.0, "重庆": 1.0}
@@ -154,7 +158,7 @@ class HistoryResult:
     seconds: float = 0.0
     simulation_seconds: float = 0.0  # deciding every visit, line and sale
     rows_seconds: float = 0.0  # writing the orders, tickets, wallets … (the relational database)
-    mongo_seconds: float = 0.0  # writing the behaviour lines (MongoDB insert_many)
+    mongo_seconds: float = 0.0  # writing the behaviour lines (MongoDB insert_many, in a thread alongside)
     skipped: str = ""  # why nothing was made
 
     def summary(self) -> str:
@@ -163,7 +167,7 @@ class HistoryResult:
         return (f"demo history: {self.days} days, {self.buyers} buyers, {self.lines} behaviour lines, "
                 f"{self.orders} orders ({self.paid} paid, {self.refunds} refunds, {self.tickets} tickets) "
                 f"in {self.seconds:.1f} s (simulation {self.simulation_seconds:.1f} s, database rows "
-                f"{self.rows_seconds:.1f} s, MongoDB {self.mongo_seconds:.1f} s)")
+                f"{self.rows_seconds:.1f} s, MongoDB writing alongside {self.mongo_seconds:.1f} s)")
 
 
 class HistorySkipped(Exception):
@@ -277,11 +281,14 @@ class _History:
         self.rng = random.Random(SEED)
         self.zone = timezone.get_default_timezone()
         self.admin = User.objects.filter(role=Role.ADMIN).order_by("pk").first()
-        self.lines: list[dict] = []
+        self.ready: list[dict] = []  # behaviour lines for the writer, and those waiting for their rows' ids
+        self.deferred: list[dict] = []
+        self.count = 0
         self.purchases: list[_Purchase] = []
-        self.search_counts: dict[tuple[str, str], int] = {}
+        self.search_counts: dict[str, Counter] = {}
         self.numbers = set(Order.objects.values_list("number", flat=True))
         self.grant = Decimal(settings.WALLET_DEMO_GRANT)
+        self.day_weights: dict = {}
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -355,16 +362,22 @@ class _History:
     # -- time ---------------------------------------------------------------------------------
 
     def _moment(self, low: datetime, high: datetime) -> datetime:
-        """A moment between low and high, most often on a busy weekday hour (local time)."""
+        """A moment between low and high, most often on a busy weekday hour (local time) and, over the
+        weeks, a little more often lately (a growing shop)."""
         rng = self.rng
         first = timezone.localtime(low, self.zone).date()
         last = timezone.localtime(high, self.zone).date()
-        span = (last - first).days + 1
-        days = [first + timedelta(days=i) for i in range(span)]
-        weights = [WEEKDAY_WEIGHTS[d.weekday()] * (0.75 + 0.5 * i / max(span - 1, 1)) for i, d in enumerate(days)]
+        key = (first, last)
+        if key not in self.day_weights:
+            span = (last - first).days + 1
+            days = [first + timedelta(days=i) for i in range(span)]
+            self.day_weights[key] = (days, list(accumulate(
+                WEEKDAY_WEIGHTS[d.weekday()] * (0.75 + 0.5 * (d - self.start.date()).days / max(self.days, 1))
+                for d in days)))
+        days, cumulative = self.day_weights[key]
         for _attempt in range(20):
-            day = rng.choices(days, weights)[0]
-            hour = rng.choices(range(24), HOUR_WEIGHTS)[0]
+            day = rng.choices(days, cum_weights=cumulative)[0]
+            hour = rng.choices(range(24), cum_weights=HOUR_CUMULATIVE)[0]
             moment = timezone.make_aware(datetime(day.year, day.month, day.day, hour, rng.randrange(60),
                                                   rng.randrange(60)), self.zone)
             if low <= moment <= high:
@@ -375,15 +388,23 @@ class _History:
 
     def _line(self, action: str, at: datetime, *, buyer: _Buyer | None = None, anon: str = "", event: int | None = None,
               session: int | None = None, details: dict | None = None) -> None:
-        self.lines.append({"user_id": buyer.user.pk if buyer else None, "anon_id": buyer.anon if buyer else anon,
-                           "action": action, "event_id": event, "session_id": session, "timestamp": at,
-                           "details": details or {}})
+        line = {"user_id": buyer.user.pk if buyer else None, "anon_id": buyer.anon if buyer else anon,
+                "action": action, "event_id": event, "session_id": session, "timestamp": at, "details": details or {}}
+        self.count += 1
+        if any(isinstance(value, _Purchase) for value in line["details"].values()):
+            self.deferred.append(line)
+            return
+        self.ready.append(line)
+        if len(self.ready) >= _LineWriter.BATCH:
+            self.writer.put(self.ready)
+            self.ready = []
 
     def _search_count(self, query: str, city: str = "") -> int:
-        key = (query, city)
-        if key not in self.search_counts:
-            self.search_counts[key] = event_search(query=query, city=city).count()
-        return self.search_counts[key]
+        """How many events the search finds (one full-text search per query; the city filter counted here)."""
+        if query not in self.search_counts:
+            self.search_counts[query] = Counter(event_search(query=query).values_list("city", flat=True))
+        found = self.search_counts[query]
+        return sum(found.values()) if not city else sum(n for c, n in found.items() if c.lower() == city.lower())
 
     def _query_for(self, event: _Event) -> tuple[str, str]:
         """What someone looking for `event` types into the search box, and the city filter they set."""
@@ -396,7 +417,7 @@ class _History:
         if choice < 0.75 and artists:
             return rng.choice(artists), ""
         if choice < 0.85:
-            return f"{event.city} {category}", ""
+            return category, event.city
         if choice < 0.95:
             return CITY_EN[event.city], ""
         return event.title.split()[0], ""
@@ -625,6 +646,14 @@ class _History:
     # -- the run -----------------------------------------------------------------------------
 
     def run(self) -> HistoryResult:
+        self.writer = _LineWriter(BehaviourLog._get_collection())
+        try:
+            return self._run()
+        except BaseException:
+            self.writer.abandon()
+            raise
+
+    def _run(self) -> HistoryResult:
         began = clock.monotonic()
         rng = self.rng
         self._load()
@@ -637,7 +666,7 @@ class _History:
             per_week = rng.lognormvariate(math.log(3.2), 0.6)
             for _ in range(round(per_week * (self.now - since).total_seconds() / (7 * 86400) * rng.uniform(0.8, 1.2))):
                 visits.append((self._moment(since, self.now), 0, buyer.index, buyer))
-        for number in range(round(len(buyers) * 1.6)):
+        for number in range(round(len(buyers) * 2.5)):
             anon, city = self._anon_id(), rng.choices(list(CITY_WEIGHTS), list(CITY_WEIGHTS.values()))[0]
             for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 5])):
                 visits.append((self._moment(self.start, self.now), 1, number, (anon, city)))
@@ -688,28 +717,24 @@ class _History:
             event_summary_refresh(event_id=event_id)
         rows_seconds = clock.monotonic() - began
 
-        began = clock.monotonic()
-        for line in self.lines:
+        for line in self.deferred:  # the lines of holds, orders, payments and refunds, now with their ids
             details = line["details"]
             for key in ("hold", "order"):
                 if isinstance(details.get(key), _Purchase):
                     details[key] = details[key].hold.pk if key == "hold" else details[key].order.pk
-        self.lines.sort(key=lambda line: line["timestamp"])
-        collection = BehaviourLog._get_collection()
+        lines = self.ready + self.deferred
+        for i in range(0, len(lines), _LineWriter.BATCH):
+            self.writer.put(lines[i:i + _LineWriter.BATCH])
         try:
-            for i in range(0, len(self.lines), 1000):
-                collection.insert_many(self.lines[i:i + 1000], ordered=False)
+            self.writer.close()
         except Exception as exc:  # noqa: BLE001 - half a history is no history: roll the rows back too
-            try:
-                collection.delete_many({"anon_id": {"$regex": f"^{ANON_PREFIX}"}})
-            except Exception:  # noqa: BLE001
-                pass
+            self.writer.abandon()
             log.warning("demo history rolled back: MongoDB failed while writing it (%s)", exc)
             raise HistorySkipped("skipped, MongoDB failed while writing; run seed_demo again") from exc
         refunds = sum(1 for p in paid if p.refund is not None)
-        return HistoryResult(buyers=len(buyers), days=self.days, lines=len(self.lines), orders=len(ordered),
+        return HistoryResult(buyers=len(buyers), days=self.days, lines=self.writer.written, orders=len(ordered),
                              paid=len(paid), refunds=refunds, tickets=len(tickets),
-                             rows_seconds=rows_seconds, mongo_seconds=clock.monotonic() - began)
+                             rows_seconds=rows_seconds, mongo_seconds=self.writer.busy)
 
     def _tickets(self, paid: list[_Purchase]) -> tuple[list[Ticket], list[Attendee]]:
         tickets, attendees = [], []
@@ -791,6 +816,56 @@ class _History:
             changed.append(wallet)
         _create_backdated(LedgerEntry, entries)
         _update_rows(Wallet, changed, ["balance", "updated_at"])
+
+
+class _LineWriter:
+    """insert_many in a thread of its own: MongoDB (a process of its own) writes the lines while the
+    simulation and the relational rows go on. `close()` waits for the last and raises what failed."""
+
+    BATCH = 1000
+
+    def __init__(self, collection) -> None:
+        self.collection = collection
+        self.queue: Queue = Queue()
+        self.error: Exception | None = None
+        self.written = 0
+        self.busy = 0.0  # seconds spent in insert_many
+        self.thread = threading.Thread(target=self._run, name="demo-history-lines", daemon=True)
+        self.thread.start()
+
+    def put(self, lines: list[dict]) -> None:
+        self.queue.put(lines)
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is not None:
+                continue
+            began = clock.monotonic()
+            try:
+                self.collection.insert_many(batch, ordered=False)
+                self.written += len(batch)
+            except Exception as exc:  # noqa: BLE001 - raised by close()
+                self.error = exc
+            self.busy += clock.monotonic() - began
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop, and take back what was written (best effort: the next run removes leftovers too)."""
+        self.error = self.error or Exception("abandoned")
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            self.collection.delete_many({"anon_id": {"$regex": f"^{ANON_PREFIX}"}})
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _create_backdated(model, objects: list) -> None:
