@@ -6,6 +6,7 @@ Bad filters answer 400 with the form's messages in the caller's language.
 """
 
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -20,9 +21,9 @@ from analytics.serializers import HeatSerializer, SalesSerializer, SessionsSeria
 ERRORS = OpenApiResponse(ErrorSerializer)
 TAGS = ["stats"]
 FILTERS = [
-    OpenApiParameter("date", str, description="One local day, YYYY-MM-DD (instead of from/to)."),
-    OpenApiParameter("from", str, description="First local day (Asia/Shanghai), YYYY-MM-DD; default: 29 days before `to`."),
-    OpenApiParameter("to", str, description="Last local day, YYYY-MM-DD, inclusive; default: today."),
+    OpenApiParameter("date", OpenApiTypes.DATE, description="One local day, YYYY-MM-DD (instead of from/to)."),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First local day (Asia/Shanghai), YYYY-MM-DD; default: 29 days before `to`."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last local day, YYYY-MM-DD, inclusive; default: today."),
     OpenApiParameter("event", int, description="Only this event (a publisher: one of theirs)."),
     OpenApiParameter("publisher", int, description="Only this publisher's events (administrators only)."),
     OpenApiParameter("category", int, description="Only events in this category or below it."),

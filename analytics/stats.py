@@ -37,9 +37,10 @@ from django.utils import timezone
 from django.utils.translation import get_language
 
 from accounts.models import User
+from events.models import Category, Event
 from analytics.scope import StatsScope
 from orders.models import RefundStatus, Ticket
-from tickets.models import HoldItem, HoldStatus, SeatStatus, Session, SessionSeat, Stock
+from tickets.models import HoldItem, TicketType, HoldStatus, SeatStatus, Session, SessionSeat, Stock
 
 GROUPS = ("day", "event", "ticket_type", "publisher", "city", "category")
 ZERO = Decimal("0.00")
@@ -77,36 +78,31 @@ def _refunded_tickets(scope: StatsScope):
                                            order__refunds__reviewed_at__lt=scope.end_at), scope)
 
 
-def _category_name() -> str:
-    return "event__category__name_zh" if (get_language() or "").startswith("zh") else "event__category__name_en"
+KEY_COLUMNS = {"event": "event_id", "ticket_type": "ticket_type_id", "publisher": "event__publisher_id",
+               "city": "event__city", "category": "event__category_id"}
 
 
-def _keys(group_by: str, refunds: bool) -> tuple[dict, tuple[str, ...]]:
-    """The GROUP BY of a figure: annotations to make, and the columns that name a row."""
+def _key(group_by: str, refunds: bool):
+    """The GROUP BY of a figure: a day, or an id (or the city); labels are looked up after, for the rows kept."""
     if group_by == "day":
-        return {"key": _local_day("order__refunds__reviewed_at" if refunds else "order__paid_at")}, ("key",)
-    columns = {
-        "event": ("event_id", "event__title"),
-        "ticket_type": ("ticket_type_id", "ticket_type__name", "event__title"),
-        "publisher": ("event__publisher_id", "event__publisher__display_name", "event__publisher__username"),
-        "city": ("event__city",),
-        "category": ("event__category_id", _category_name()),
-    }[group_by]
-    return {"key": F(columns[0])}, ("key", *columns[1:])
+        return _local_day("order__refunds__reviewed_at" if refunds else "order__paid_at")
+    return F(KEY_COLUMNS[group_by])
 
 
-def _label(group_by: str, row: dict) -> str:
-    if group_by == "day":
-        return row["key"].isoformat()
+def _labels(group_by: str, keys: list) -> dict:
+    """key → what a row shows (one small statement by primary key; none for days and cities)."""
+    if group_by in ("day", "city"):
+        return {k: k.isoformat() if group_by == "day" else k for k in keys}
     if group_by == "event":
-        return row["event__title"]
+        return dict(Event.objects.filter(pk__in=keys).values_list("pk", "title"))
     if group_by == "ticket_type":
-        return f"{row['event__title']} · {row['ticket_type__name']}"
+        return {pk: f"{title} · {name}" for pk, name, title in
+                TicketType.objects.filter(pk__in=keys).values_list("pk", "name", "event__title")}
     if group_by == "publisher":
-        return row["event__publisher__display_name"] or row["event__publisher__username"]
-    if group_by == "city":
-        return row["key"]
-    return row[_category_name()]
+        return {pk: shown or username for pk, shown, username in
+                User.objects.filter(pk__in=keys).values_list("pk", "display_name", "username")}
+    name = "name_zh" if (get_language() or "").startswith("zh") else "name_en"
+    return dict(Category.objects.filter(pk__in=keys).values_list("pk", name))
 
 
 def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None) -> list[dict]:
@@ -114,33 +110,34 @@ def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None)
 
     By day: one row per day of the scope, oldest first, days without sales at zero. Otherwise one row
     per event / ticket type / publisher / city / category that sold or refunded, most revenue first
-    (`limit` rows at most). Two statements: the sales and the refunds, each one GROUP BY.
-    Rows: {key, label, revenue, tickets, orders, refunds, refund_amount, net, aov}.
+    (`limit` rows at most). Two aggregate statements: the sales and the refunds.
+    Rows: {key, label, revenue, tickets, orders, refunds, refund_amount, net, aov}. The GROUP BY is on ids
+    (a day, or the city) only; the labels of the rows kept come from one lookup by primary key after.
     """
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {GROUPS}")
-    keys, columns = _keys(group_by, refunds=False)
-    sold = (_sold_tickets(scope).annotate(**keys).values(*columns).order_by()
+    sold = (_sold_tickets(scope).annotate(key=_key(group_by, refunds=False)).values("key").order_by()
             .annotate(revenue=Sum("price"), tickets=Count("id"), orders=Count("order_id", distinct=True)))
-    keys, columns = _keys(group_by, refunds=True)
-    refunded = (_refunded_tickets(scope).annotate(**keys).values(*columns).order_by()
+    refunded = (_refunded_tickets(scope).annotate(key=_key(group_by, refunds=True)).values("key").order_by()
                 .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
     rows: dict = {}
     for row in [*sold, *refunded]:
         key = row["key"]
         if isinstance(key, datetime):  # SQLite may answer a datetime for a date
-            key = row["key"] = key.date()
-        entry = rows.setdefault(key, {"key": key, "label": _label(group_by, row), "revenue": ZERO, "tickets": 0,
-                                      "orders": 0, "refunds": 0, "refund_amount": ZERO})
+            key = key.date()
+        entry = rows.setdefault(key, {"key": key, "revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0,
+                                      "refund_amount": ZERO})
         for name in ("revenue", "tickets", "orders", "refunds", "refund_amount"):
             if name in row:
                 entry[name] = row[name] or entry[name]
     if group_by == "day":
-        result = [rows.get(day) or {"key": day, "label": day.isoformat(), "revenue": ZERO, "tickets": 0,
-                                    "orders": 0, "refunds": 0, "refund_amount": ZERO} for day in scope.days]
+        result = [rows.get(day) or {"key": day, "revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0,
+                                    "refund_amount": ZERO} for day in scope.days]
     else:
-        result = sorted(rows.values(), key=lambda r: (-r["revenue"], -r["tickets"], str(r["label"])))[:limit]
+        result = sorted(rows.values(), key=lambda r: (-r["revenue"], -r["tickets"], str(r["key"])))[:limit]
+    labels = _labels(group_by, [r["key"] for r in result])
     for row in result:
+        row["label"] = labels.get(row["key"], str(row["key"]))
         _finish(row)
     return result
 

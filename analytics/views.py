@@ -8,6 +8,7 @@ sections say so and the sales figures still show.
 
 import csv
 import io
+from urllib.parse import urlencode
 from datetime import timedelta
 
 from django.http import Http404, HttpResponse
@@ -281,7 +282,7 @@ def _dashboard(request, *, admin: bool):
                            if g in dashboard.groups()],
         "chart_data": _chart_data(dashboard), "behaviour_error": dashboard.behaviour_error,
         "choices": _choices(request.user), "query": query,
-        "csv_query": "&".join(f"{k}={v}" for k, v in query.items()),
+        "csv_query": urlencode(query),
         "live_events": _live_events(request.user) if not admin else [],
         "yesterday": timezone.localdate() - timedelta(days=1),
     }

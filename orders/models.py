@@ -218,7 +218,11 @@ class Ticket(models.Model):
                                    name="ticket_seat_claim_matches_status"),
             models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),
         ]
-        indexes = [models.Index(fields=["user", "status"], name="ticket_user_status")]
+        indexes = [
+            models.Index(fields=["user", "status"], name="ticket_user_status"),
+            # Sales figures (analytics.stats) read tickets by order from this index alone, not the wide rows.
+            models.Index(fields=["order", "event", "ticket_type", "price"], name="ticket_order_sales"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} · {self.seat.label if self.seat else self.ticket_type.name}"
