@@ -40,6 +40,14 @@ QUERIES = ["周杰伦", "五月天", "话剧", "音乐剧", "livehouse", "脱口
            "上海 演唱会", "北京 话剧", "电竞", "网球", "相声", "芭蕾", "unknown band", "拼写错误", "cats", "hamilton"]
 
 
+def _port_answers(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def serve_nx(port: int, reuse: bool, in_process: bool):
     """nx-27017 on `port` over DATA_DIR: a server process of its own (returned, to stop), or a thread here."""
     import shutil
@@ -47,6 +55,8 @@ def serve_nx(port: int, reuse: bool, in_process: bool):
 
     import pymongo
 
+    if _port_answers(port):
+        raise SystemExit(f"port {port} is already served (another bench/behaviour.py?); stop it first")
     if not reuse:
         shutil.rmtree(DATA_DIR, ignore_errors=True)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -75,7 +85,7 @@ def serve_nx(port: int, reuse: bool, in_process: bool):
             client.admin.command("ping")
             return process
         except pymongo.errors.PyMongoError:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or (process is not None and process.poll() is not None):
                 raise
             time.sleep(0.1)
 
@@ -215,9 +225,10 @@ def measure(args, collection, last_day, behaviour) -> None:
         t0 = time.perf_counter()
         expected = twins(collection, start, end)
         scan = time.perf_counter() - t0
-        got = {"funnel": behaviour.funnel(start=start, end=end),
-               "active_by_day": behaviour.active_by_day(start=start, end=end),
-               "searches": [(r["query"], r["count"]) for r in behaviour.searches_top(start=start, end=end)]}
+        got = {"funnel": behaviour.funnel(start=start, end=end, collection=collection),
+               "active_by_day": behaviour.active_by_day(start=start, end=end, collection=collection),
+               "searches": [(r["query"], r["count"])
+                            for r in behaviour.searches_top(start=start, end=end, collection=collection)]}
         for name in expected:
             print(f"  check {name:14s} {'equal to the plain-Python count' if got[name] == expected[name] else 'DIFFERS'}")
         print(f"  (the Python count read the range back with find() in {scan:.1f} s)")
@@ -229,7 +240,7 @@ def measure(args, collection, last_day, behaviour) -> None:
             times = []
             for _ in range(args.runs):
                 t0 = time.perf_counter()
-                figure(start=start, end=end)
+                figure(start=start, end=end, collection=collection)  # a given collection: never from the cache
                 times.append((time.perf_counter() - t0) * 1000)
             print(f"{name:18s} {label:8s} {statistics.median(times):9.1f} {percentile(times, 95):9.1f} {max(times):9.1f}",
                   flush=True)
