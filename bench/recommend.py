@@ -118,7 +118,8 @@ def build(interactions, *, now: datetime, cold_tokens: bool) -> dict[str, float]
     public = np.asarray([e["public"] and e["end_time"] >= now for e in ordered], dtype=bool)
     popular = recs_build.popularity(interactions)
     rows = [r for r in np.argsort(-popular, kind="stable")[:20_000] if public[r]][: recs_build.POPULAR_KEEP]
-    version = recs_index.save(index_ids=interactions.event_ids[public], index_vectors=built.event_vectors[public],
+    version = recs_index.save(index_ids=interactions.event_ids[public],
+                              index_vectors=vec.with_popularity(built.event_vectors[public], popular[public]),
                               ids=interactions.event_ids, vectors=built.event_vectors,
                               popular_ids=interactions.event_ids[rows], built_at=now)
     timings[f"FAISS build + save ({'HNSW' if public.sum() >= recs_index.HNSW_FROM else 'flat'}, {public.sum():,} rows)"] = \
@@ -222,10 +223,11 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=2_000_000)
     parser.add_argument("--scan-sample", type=int, default=100_000, help="lines put in MongoDB to time the scan")
     parser.add_argument("--api-users", type=int, default=200)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--refill", action="store_true")
+    parser.add_argument("--http-only", action="store_true", help="serve the last run's index: no build, no scan")
     parser.add_argument("--serve-mongo", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_mongo:
@@ -269,9 +271,19 @@ def run(args, env: dict) -> int:
     print(f"synthetic behaviour: {len(synthetic.interactions.visitor):,} lines, {args.users:,} users, "
           f"{len(ids):,} events ({time.perf_counter() - started:.1f} s to generate, not counted)")
 
-    cold = print_timings("index build, first (jieba cold)", build(synthetic.interactions, now=now, cold_tokens=True))
-    warm = print_timings("index build, again (tokens cached)", build(synthetic.interactions, now=now, cold_tokens=False))
-    measure_scan(synthetic, sample=args.scan_sample, total=args.lines, now=now)
+    if args.http_only:  # the index of the last run
+        from analytics.recs import index as recs_index
+
+        last = recs_index.load((recs_index.directory() / recs_index.POINTER).read_text().strip())
+        build.version, build.vectors = last.version, np.zeros((len(ids), last.vectors.shape[1]), dtype=np.float32)
+        _found, rows_of = last.vector_rows(ids)
+        build.vectors[_found] = last.vectors[rows_of]
+        cold = warm = float("nan")
+        print(f"--http-only: serving {last.version} of the last run")
+    else:
+        cold = print_timings("index build, first (jieba cold)", build(synthetic.interactions, now=now, cold_tokens=True))
+        warm = print_timings("index build, again (tokens cached)", build(synthetic.interactions, now=now, cold_tokens=False))
+        measure_scan(synthetic, sample=args.scan_sample, total=args.lines, now=now)
 
     # The API's users: the first --api-users synthetic users, as bench buyers with their lines and embeddings.
     import _services
@@ -295,10 +307,14 @@ def run(args, env: dict) -> int:
     tokens = _services.mint_tokens(users)
     targets = list(zip([u.pk for u in users], tokens))
     with _services.Servers(env, name="recs", workers=args.workers) as servers:
-        samples, statuses = _services.run(hammer(servers.http, targets, requests=min(200, args.requests),
-                                                 concurrency=args.concurrency))  # warm-up: every worker loads the index
+        # First, one request per user: each worker loads the index, each user's taste is read from MongoDB.
+        first, first_statuses = _services.run(hammer(servers.http, targets, requests=len(targets),
+                                                     concurrency=args.concurrency))
         samples, statuses = _services.run(hammer(servers.http, targets, requests=args.requests,
                                                  concurrency=args.concurrency))
+    f50, _f95, f99 = _services.percentiles(first)
+    print(f"first request per user (index load, MongoDB read of the user's last lines): p50 {f50:.1f} ms, "
+          f"p99 {f99:.1f} ms; statuses {first_statuses}")
     p50, p95, p99 = _services.percentiles(samples)
     print(f"GET /api/recommend/<id>?k=10 over HTTP (gunicorn, {args.workers} sync workers, {args.concurrency} at a time, "
           f"{len(samples):,} requests): p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, max {max(samples):.1f} ms "

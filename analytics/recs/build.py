@@ -234,7 +234,8 @@ def recs_rebuild(*, now: datetime | None = None) -> RebuildResult:
     popular_score = popularity(interactions)
     popular_rows = [row for row in np.argsort(-popular_score, kind="stable") if public[row] and popular_score[row] > 0]
     version = recs_index.save(
-        index_ids=interactions.event_ids[public], index_vectors=built.event_vectors[public],
+        index_ids=interactions.event_ids[public],
+        index_vectors=vec.with_popularity(built.event_vectors[public], popular_score[public]),
         ids=interactions.event_ids, vectors=built.event_vectors,
         popular_ids=interactions.event_ids[popular_rows[:POPULAR_KEEP]], built_at=now)
     timings["faiss_build_save"] = time.perf_counter() - started

@@ -27,7 +27,10 @@ class Split:
     train_items: dict[int, np.ndarray]
 
 
-def time_split(data: Interactions, *, test_share: float = TEST_SHARE, max_users: int = 3000, seed: int = 0) -> Split:
+def time_split(data: Interactions, *, test_share: float = TEST_SHARE, max_users: int = 3000, seed: int = 0,
+               evaluated: np.ndarray | None = None) -> Split:
+    """evaluated: per visitor row, whether to hold out their newest lines (signed-in users); the others'
+    lines all stay in training."""
     order = np.lexsort((-data.age_days, data.visitor))  # per visitor, oldest first
     visitor, event = data.visitor[order], data.event[order]
     starts = np.flatnonzero(np.r_[True, visitor[1:] != visitor[:-1]])
@@ -37,7 +40,7 @@ def time_split(data: Interactions, *, test_share: float = TEST_SHARE, max_users:
     candidates = []
     for start, end in zip(starts, ends):
         n = end - start
-        if n < MIN_LINES:
+        if n < MIN_LINES or (evaluated is not None and not evaluated[visitor[start]]):
             continue
         cut = end - max(1, int(round(n * test_share)))
         is_test[cut:end] = True
@@ -88,7 +91,7 @@ def _top_k(scores: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return top[np.argsort(-scores[top])]
 
 
-def _rank_by_vectors(split: Split, event_vectors: np.ndarray) -> dict[int, np.ndarray]:
+def _rank_by_vectors(split: Split, event_vectors: np.ndarray, popular: np.ndarray | None = None) -> dict[int, np.ndarray]:
     train = split.train
     rows = np.asarray(sorted(split.test_items))
     taste = vec.user_vectors(users=train.visitor, events=train.event, weights=train.weight, age_days=train.age_days,
@@ -96,6 +99,8 @@ def _rank_by_vectors(split: Split, event_vectors: np.ndarray) -> dict[int, np.nd
     top = {}
     for begin in range(0, len(rows), 256):
         block = taste[begin:begin + 256] @ event_vectors.T
+        if popular is not None:  # as the index's popularity column does
+            block = block + vec.POPULARITY_BLEND * vec.popularity_column(popular)[None, :]
         for i, row in enumerate(rows[begin:begin + 256]):
             top[int(row)] = _top_k(block[i], split.train_items[int(row)])
     return top
@@ -123,15 +128,21 @@ def cooccurrence_vectors(matrix: sparse.csr_matrix, *, dims: int = vec.BEHAVIOUR
     return vec.l2_normalise(out)
 
 
-def evaluate(data: Interactions, documents: list[list[str]], *, max_users: int = 3000) -> tuple[list[Score], Split]:
-    split = time_split(data, max_users=max_users)
+def evaluate(data: Interactions, documents: list[list[str]], *, max_users: int = 3000,
+             evaluated: np.ndarray | None = None) -> tuple[list[Score], Split]:
+    split = time_split(data, max_users=max_users, evaluated=evaluated)
     train, n_events = split.train, data.n_events
     matrix = vec.confidence_matrix(users=train.visitor, events=train.event, weights=train.weight,
                                    n_users=train.n_visitors, n_events=n_events)
     behaviour = vec.behaviour_vectors(matrix)
     content = vec.content_vectors(documents)
+    from analytics.recs.build import popularity
+
+    recent = popularity(train)
     scores = [
-        _metrics("recommender (SVD + content)", split, _rank_by_vectors(split, vec.combine(behaviour, content)), n_events),
+        _metrics("recommender (SVD + content + pop.)", split,
+                 _rank_by_vectors(split, vec.combine(behaviour, content), recent), n_events),
+        _metrics("  SVD + content, no popularity", split, _rank_by_vectors(split, vec.combine(behaviour, content)), n_events),
         _metrics("  behaviour SVD only", split, _rank_by_vectors(split, behaviour), n_events),
         _metrics("  content only", split, _rank_by_vectors(split, content), n_events),
         _metrics("  co-occurrence embedding + content", split,

@@ -66,9 +66,14 @@ class RecsIndex:
 
     def search(self, vector: np.ndarray, n: int) -> list[tuple[int, float]]:
         """(event id, inner product) of the n nearest index rows, best first."""
+        from analytics.recs.vectors import POPULARITY_BLEND
+
         n = min(n, len(self.index_ids))
         if n <= 0:
             return []
+        vector = np.asarray(vector, dtype=np.float32).ravel()
+        if self.index.d == vector.size + 1:  # the popularity column (analytics.recs.vectors.with_popularity)
+            vector = np.append(vector, np.float32(POPULARITY_BLEND))
         scores, rows = self.index.search(np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1), n)
         return [(int(self.index_ids[row]), float(score)) for row, score in zip(rows[0], scores[0]) if row >= 0]
 

@@ -36,6 +36,7 @@ MIN_CANDIDATES = 50
 RECENT_LINES = 50
 MONGO_DEADLINE = 0.25  # seconds a page waits for MongoDB before answering without it
 POPULAR_CACHE_SECONDS = 300
+TASTE_SECONDS = 30  # a user's taste from their recent lines is read again after this
 BOUGHT = ("paid", "used", "refund_requested")
 
 _mongo_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-mongo")
@@ -82,13 +83,28 @@ def _bought_event_ids(user) -> set[int]:
     return set(Order.objects.filter(user_id=user.pk, status__in=BOUGHT).values_list("event_id", flat=True))
 
 
-def _visible(ids: list[int], *, city: str | None = None) -> dict[int, Event]:
-    """The events of `ids` a buyer may get a ticket for now (the catalogue's own rule), by id."""
+def _visible(ids: list[int], *, city: str | None = None) -> set[int]:
+    """Those of `ids` a buyer may get a ticket for now (the catalogue's own rule): ids only, a primary-key
+    range read, no ordering."""
     from events.selectors import event_search
 
     if not ids:
+        return set()
+    return set(event_search(available_only=True, city=city or "").filter(pk__in=ids).order_by()
+               .values_list("pk", flat=True))
+
+
+def _events(ids) -> dict[int, Event]:
+    """What a card shows of these events (category for the cover placeholder; no tags, no texts): one query."""
+    if not ids:
         return {}
-    return {event.pk: event for event in event_search(available_only=True, city=city or "").filter(pk__in=ids)}
+    return {event.pk: event for event in Event.objects.filter(pk__in=list(ids)).select_related("category")
+            .defer("search_text", "description")}
+
+
+def _as_recs(picked: list[tuple[int, float, str]]) -> list[Rec]:
+    events = _events(pk for pk, _score, _reason in picked)
+    return [Rec(event=events[pk], score=score, reason=reason) for pk, score, reason in picked if pk in events]
 
 
 # --- cold start ------------------------------------------------------------------------------------
@@ -130,32 +146,40 @@ def browsed_city(*, user_id: int | None = None, anon_id: str | None = None) -> s
     return counts.most_common(1)[0][0] if counts else None
 
 
-def cold_start(*, k: int = 10, city: str | None = None, exclude: set[int] | frozenset = frozenset()) -> list[Rec]:
-    """Popular events (recent behaviour, from the index; else recent orders), then the soonest ones;
-    in `city` first, then anywhere."""
+def _cold_picks(*, k: int, city: str | None, exclude: set[int]) -> list[tuple[int, float, str]]:
     from events.selectors import event_search
 
     loaded = recs_index.current()
     popular = [int(pk) for pk in loaded.popular_ids[: max(k * OVERSAMPLE * 4, 200)]] if loaded else _popular_from_orders()
-    picked: list[Rec] = []
+    picked: list[tuple[int, float, str]] = []
     taken = set(exclude)
     for where in ([city, None] if city else [None]):
-        visible = _visible([pk for pk in popular if pk not in taken], city=where)
         reason = _("Popular in %(city)s") % {"city": where} if where else _("Popular now")
-        for rank, pk in enumerate(popular):
+        chunk = max(k * 3, 30)
+        for begin in range(0, len(popular), chunk):  # most popular first, a few dozen ids a query
+            block = [pk for pk in popular[begin:begin + chunk] if pk not in taken]
+            visible = _visible(block, city=where)
+            for pk in block:
+                if pk in visible and len(picked) < k:
+                    picked.append((pk, 1.0 / (popular.index(pk) + 1), reason))
+                    taken.add(pk)
             if len(picked) >= k:
                 return picked
-            if pk in visible and pk not in taken:
-                picked.append(Rec(event=visible[pk], score=1.0 / (rank + 1), reason=reason))
-                taken.add(pk)
-        soon = event_search(available_only=True, city=where or "", sort="start").exclude(pk__in=taken)[: k - len(picked)]
-        for event in soon:
-            reason = _("Coming soon in %(city)s") % {"city": where} if where else _("Coming soon")
-            picked.append(Rec(event=event, score=0.0, reason=reason))
-            taken.add(event.pk)
+        soon = (event_search(available_only=True, city=where or "", sort="start").exclude(pk__in=taken)
+                .values_list("pk", flat=True)[: k - len(picked)])
+        reason = _("Coming soon in %(city)s") % {"city": where} if where else _("Coming soon")
+        for pk in soon:
+            picked.append((pk, 0.0, reason))
+            taken.add(pk)
         if len(picked) >= k:
             break
     return picked[:k]
+
+
+def cold_start(*, k: int = 10, city: str | None = None, exclude: set[int] | frozenset = frozenset()) -> list[Rec]:
+    """Popular events (recent behaviour, from the index; else recent orders), then the soonest ones;
+    in `city` first, then anywhere."""
+    return _as_recs(_cold_picks(k=k, city=city, exclude=set(exclude)))
 
 
 # --- personal ----------------------------------------------------------------------------------------
@@ -184,6 +208,23 @@ def _personal_vector(user, loaded: recs_index.RecsIndex, lines: list[dict]) -> t
     return vector, list(sources.items())
 
 
+def _taste(user, loaded: recs_index.RecsIndex) -> tuple[np.ndarray | None, list[tuple[int, np.ndarray]], set[int]]:
+    """(taste vector, [(event id, vector)] of the recent lines, ids of the recently touched events), kept in
+    the cache for TASTE_SECONDS per user and index version: one MongoDB read per user and while, not per page."""
+    key = f"recs:taste:{user.pk}:{loaded.version}"
+    kept = cache.get(key)
+    if kept is None:
+        lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), None)
+        vector, sources = _personal_vector(user, loaded, lines or [])
+        kept = (vector.astype(np.float32).tobytes() if vector is not None else None, [pk for pk, _v in sources],
+                sorted({int(line["event_id"]) for line in lines or []}))
+        if lines is not None:  # MongoDB answered: worth keeping
+            cache.set(key, kept, TASTE_SECONDS)
+    vector = np.frombuffer(kept[0], dtype=np.float32) if kept[0] is not None else None
+    sources = [(pk, v) for pk in kept[1] if (v := loaded.vector_of(pk)) is not None]
+    return vector, sources, set(kept[2])
+
+
 def recommend_for_user(*, user, k: int = 10, city: str | None = None, anon_id: str | None = None) -> list[Rec]:
     """Up to k events for this user, best first, each with its reason. Never past, cancelled, unapproved,
     sold-out or already-bought events. Opted-out and anonymous users get the cold-start list."""
@@ -192,18 +233,16 @@ def recommend_for_user(*, user, k: int = 10, city: str | None = None, anon_id: s
         return cold_start(k=k, city=city or browsed_city(anon_id=anon_id), exclude=set())
     bought = _bought_event_ids(user)
     loaded = recs_index.current()
-    lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), []) if loaded else []
-    vector, sources = _personal_vector(user, loaded, lines) if loaded else (None, [])
+    vector, sources, seen = _taste(user, loaded) if loaded else (None, [], set())
     if vector is None:
         where = city or browsed_city(user_id=user.pk) or browsed_city(anon_id=anon_id)
         return cold_start(k=k, city=where, exclude=bought)
-    seen = {int(line["event_id"]) for line in lines}
     exclude = bought | seen
     found = [(pk, score) for pk, score in loaded.search(vector, max(k * OVERSAMPLE, MIN_CANDIDATES)) if pk not in exclude]
     visible = _visible([pk for pk, _score in found], city=city)
     chosen = [(pk, score) for pk, score in found if pk in visible][:k]
     titles = dict(Event.objects.filter(pk__in=[pk for pk, _v in sources]).values_list("pk", "title")) if sources else {}
-    recs = []
+    picked = []
     for pk, score in chosen:
         reason = _("Picked for your taste")
         if sources:
@@ -212,10 +251,10 @@ def recommend_for_user(*, user, k: int = 10, city: str | None = None, anon_id: s
                 best = max(sources, key=lambda source: float(source[1] @ target))[0]
                 if best in titles:
                     reason = _("Because you viewed %(title)s") % {"title": titles[best]}
-        recs.append(Rec(event=visible[pk], score=score, reason=reason))
-    if len(recs) < k:
-        recs += cold_start(k=k - len(recs), city=city, exclude=exclude | {rec.event.pk for rec in recs})
-    return recs
+        picked.append((pk, score, reason))
+    if len(picked) < k:
+        picked += _cold_picks(k=k - len(picked), city=city, exclude=exclude | {pk for pk, _s, _r in picked})
+    return _as_recs(picked)
 
 
 def similar_events(*, event: Event, k: int = 6) -> list[Rec]:
@@ -223,12 +262,12 @@ def similar_events(*, event: Event, k: int = 6) -> list[Rec]:
     back-filled with popular events of its city."""
     loaded = recs_index.current()
     vector = loaded.vector_of(event.pk) if loaded else None
-    recs: list[Rec] = []
+    picked: list[tuple[int, float, str]] = []
     if vector is not None:
         found = [(pk, score) for pk, score in loaded.search(vector, max(k * OVERSAMPLE, MIN_CANDIDATES)) if pk != event.pk]
         visible = _visible([pk for pk, _score in found])
         reason = _("Similar to %(title)s") % {"title": event.title}
-        recs = [Rec(event=visible[pk], score=score, reason=reason) for pk, score in found if pk in visible][:k]
-    if len(recs) < k:
-        recs += cold_start(k=k - len(recs), city=event.city, exclude={event.pk} | {rec.event.pk for rec in recs})
-    return recs
+        picked = [(pk, score, reason) for pk, score in found if pk in visible][:k]
+    if len(picked) < k:
+        picked += _cold_picks(k=k - len(picked), city=event.city, exclude={event.pk} | {pk for pk, _s, _r in picked})
+    return _as_recs(picked)

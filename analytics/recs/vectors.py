@@ -16,8 +16,11 @@ from scipy import sparse
 
 log = logging.getLogger(__name__)
 
-BEHAVIOUR_DIMS = 64
+BEHAVIOUR_DIMS = 32
 CONTENT_DIMS = 32
+# The index's last column: an event's recent popularity (0..1), matched by this constant in every query,
+# so that the inner product is taste + POPULARITY_BLEND × popularity (recs_evaluate chose 32 + 32 dims and 0.6).
+POPULARITY_BLEND = 0.6
 BEHAVIOUR_WEIGHT = 0.85  # of the squared norm of an event with both blocks
 USER_HALF_LIFE_DAYS = 14.0
 DESCRIPTION_CHARS = 80
@@ -139,6 +142,17 @@ def combine(behaviour: np.ndarray, content: np.ndarray, *, behaviour_weight: flo
     """[√w · behaviour, √(1-w) · content], L2-normalised: events without behaviour are content only."""
     joined = np.hstack([np.sqrt(behaviour_weight) * behaviour, np.sqrt(1.0 - behaviour_weight) * content])
     return l2_normalise(joined)
+
+
+def popularity_column(scores: np.ndarray) -> np.ndarray:
+    """log1p-scaled to 0..1: the index's popularity column."""
+    scaled = np.log1p(np.maximum(scores, 0.0))
+    top = scaled.max() if scaled.size else 0.0
+    return (scaled / top if top > 0 else scaled).astype(np.float32)
+
+
+def with_popularity(event_vectors: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    return np.hstack([event_vectors, popularity_column(scores)[:, None]]).astype(np.float32)
 
 
 def decay(age_days: np.ndarray | float, *, half_life: float = USER_HALF_LIFE_DAYS) -> np.ndarray:

@@ -114,7 +114,7 @@ def test_stored_embeddings_have_a_vector_and_preference_tags(shop):
     recs_rebuild()
     fan = shop.concert_fans[0]
     stored = UserEmbedding._get_collection().find_one({"_id": fan.pk})
-    assert len(stored["vector"]) == 96 and stored["metadata"]["last_updated"] is not None
+    assert len(stored["vector"]) == 64 and stored["metadata"]["last_updated"] is not None
     assert "category:演唱会" in stored["metadata"]["preference_tags"] and "city:上海" in stored["metadata"]["preference_tags"]
     # With no line since the rebuild, the stored embedding answers: still concerts.
     recs = query.recommend_for_user(user=fan, k=3)

@@ -25,18 +25,24 @@ class Command(BaseCommand):
 
             data = generate(events=options["events"], users=options["users"], lines=options["lines"])
             interactions, documents, source = data.interactions, data.documents(), "synthetic"
+            evaluated = None
         else:
             from analytics.recs.build import training_data
 
-            _scan, interactions, _events, documents = training_data(now=timezone.now())
+            import numpy as np
+
+            scan, interactions, _events, documents = training_data(now=timezone.now())
             source = "behaviour_logs"
+            # Signed-in users are evaluated; anonymous visitors' lines only help the training.
+            evaluated = np.asarray([user_id is not None for user_id in scan.user_ids], dtype=bool)
         if interactions.event.size == 0:
             self.stderr.write("no behaviour lines to evaluate (run seed_demo, or use --synthetic)")
             return
-        scores, split = evaluate.evaluate(interactions, documents, max_users=options["max_users"])
+        scores, split = evaluate.evaluate(interactions, documents, max_users=options["max_users"], evaluated=evaluated)
         self.stdout.write(f"{source}: {interactions.event.size} lines, {interactions.n_visitors} visitors, "
                           f"{interactions.n_events} events; {len(split.test_items)} visitors evaluated "
-                          f"(newest {evaluate.TEST_SHARE:.0%} of each visitor's lines held out)")
+                          f"({'visitors' if evaluated is None else 'signed-in users'} with {evaluate.MIN_LINES}+ lines; newest "
+                          f"{evaluate.TEST_SHARE:.0%} of each one's lines held out)")
         self.stdout.write(f"{'model':<34} {'HitRate@10':>10} {'NDCG@10':>9} {'coverage':>9}")
         for score in scores:
             self.stdout.write(score.row())
