@@ -56,7 +56,8 @@ class SalesView(APIView):
         summary="Sales figures",
         description="Revenue, tickets, orders, refunds (count and amount), net revenue and average order value, "
         "by local day or by event, ticket type, publisher, city or category, with the totals of the range. "
-        "A sale counts on the day its order was paid, a refund on the day it was approved. "
+        "A sale counts on the day its order was paid, a refund on the day it was approved; figures may be "
+        "up to a minute old (kept for repeated calls). "
         "Administrators: every event; publishers: their own events only.",
         parameters=[*FILTERS, GROUP_BY],
         responses={200: SalesSerializer, 400: ERRORS, 401: ERRORS, 403: ERRORS},
@@ -65,8 +66,9 @@ class SalesView(APIView):
     def get(self, request):
         scope = stats_scope(request)
         group_by = group_by_of(request)
-        days = stats.sales(scope=scope, group_by="day")
-        rows = days if group_by == "day" else stats.sales(scope=scope, group_by=group_by, limit=500)
+        days = stats.cached("sales:day", scope, lambda: stats.sales(scope=scope, group_by="day"))
+        rows = days if group_by == "day" else stats.cached(f"sales:{group_by}:500", scope, lambda: stats.sales(
+            scope=scope, group_by=group_by, limit=500))
         body = {"start": scope.start, "end": scope.end, "group_by": group_by,
                 "totals": stats.sales_totals(days=days), "rows": rows}
         return Response(SalesSerializer(body).data)
@@ -103,4 +105,4 @@ class HeatView(APIView):
     def get(self, request):
         scope = stats_scope(request)
         return Response(HeatSerializer({"start": scope.start, "end": scope.end,
-                                        "cells": stats.sales_heat(scope=scope)}).data)
+                                        "cells": stats.cached("heat", scope, lambda: stats.sales_heat(scope=scope))}).data)

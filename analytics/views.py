@@ -70,13 +70,15 @@ class Dashboard:
 
     # -- relational ---------------------------------------------------------------------------------
     def days(self) -> list[dict]:
-        return self._once("days", lambda: stats.sales(scope=self.scope, group_by="day"))
+        return self._once("days", lambda: stats.cached("sales:day", self.scope,
+                                                       lambda: stats.sales(scope=self.scope, group_by="day")))
 
     def totals(self) -> dict:
         return stats.sales_totals(days=self.days())
 
     def group(self, group_by: str) -> list[dict]:
-        return self._once(group_by, lambda: stats.sales(scope=self.scope, group_by=group_by, limit=200))
+        return self._once(group_by, lambda: stats.cached(f"sales:{group_by}:200", self.scope, lambda: stats.sales(
+            scope=self.scope, group_by=group_by, limit=200)))
 
     def groups(self) -> list[str]:
         names = ["event", "ticket_type", "city", "category"]
@@ -86,7 +88,7 @@ class Dashboard:
         return self._once("sessions", lambda: stats.sell_through(scope=self.scope, limit=100))
 
     def heat(self) -> list[dict]:
-        return self._once("heat", lambda: stats.sales_heat(scope=self.scope))
+        return self._once("heat", lambda: stats.cached("heat", self.scope, lambda: stats.sales_heat(scope=self.scope)))
 
     def new_users(self) -> list[dict] | None:
         if not self.admin:  # accounts are platform-wide, not a publisher's figure

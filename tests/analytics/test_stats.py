@@ -136,3 +136,17 @@ def test_new_users_per_local_day(shop):
     User.objects.filter(pk=UserFactory().pk).update(date_joined=local(day + timedelta(days=1), 12))
     rows = stats.new_users_by_day(start=day, end=day + timedelta(days=1))
     assert rows == [{"day": day, "users": 1}, {"day": day + timedelta(days=1), "users": 2}]
+
+
+def test_a_figure_is_computed_once_a_minute_per_scope_and_language(shop):
+    calls = []
+    scope = three_days(shop)
+
+    def compute():
+        calls.append(1)
+        return [len(calls)]
+
+    assert stats.cached("x", scope, compute) == [1] and stats.cached("x", scope, compute) == [1]
+    with override("zh-hans"):
+        assert stats.cached("x", scope, compute) == [2]
+    assert stats.cached("x", three_days(shop, user=shop.p1), compute) == [3]

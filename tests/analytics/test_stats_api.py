@@ -91,3 +91,11 @@ def test_sell_through_for_an_admin_today(shop):
     sessions = client_for(shop.admin).get("/api/stats/sessions", {"date": timezone.localdate().isoformat()}).json()
     assert [(s["event"], s["capacity"], s["sold"], s["held"]) for s in sessions["sessions"]] == [
         ("Spring Gala", 110, 4, 1), ("Hamlet", 10, 0, 0)]
+
+
+def test_figures_kept_for_a_minute_are_never_another_publishers(shop):
+    three = three_days(shop)
+    assert client_for(shop.p1).get("/api/stats/sales", three).json()["totals"]["revenue"] == "600.00"
+    assert client_for(shop.p2).get("/api/stats/sales", three).json()["totals"]["revenue"] == "560.00"
+    assert client_for(shop.admin).get("/api/stats/sales", three).json()["totals"]["revenue"] == "1160.00"
+    assert client_for(shop.p1).get("/api/stats/sales", three).json()["totals"]["revenue"] == "600.00"
