@@ -127,13 +127,29 @@ def browsed_city(*, user_id: int | None = None, anon_id: str | None = None) -> s
     if user_id is None and not anon_id:
         return None
     match = {"user_id": user_id} if user_id is not None else {"anon_id": anon_id}
+    key = f"recs:city:{'u' if user_id is not None else 'a'}{user_id if user_id is not None else anon_id}"
+    kept = cache.get(key)
+    if kept is not None:
+        return kept or None
+    city = _browsed_city(match)
+    if city is not _UNKNOWN:
+        cache.set(key, city or "", TASTE_SECONDS)
+        return city
+    return None
 
+
+_UNKNOWN = object()  # MongoDB did not answer
+
+
+def _browsed_city(match: dict):
     def work():
         return list(BehaviourLog._get_collection().find(
             {**match, "action": {"$in": [Action.EVENT_VIEW, Action.SEARCH]}},
             {"_id": 0, "event_id": 1, "details.filters.city": 1}).sort("timestamp", -1).limit(20))
 
-    lines = _ask_mongo(work, [])
+    lines = _ask_mongo(work, None)
+    if lines is None:
+        return _UNKNOWN
     for line in lines:
         city = ((line.get("details") or {}).get("filters") or {}).get("city")
         if city:
