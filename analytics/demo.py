@@ -47,11 +47,12 @@ from events.models import Event, EventStatus
 from events.selectors import event_search
 from orders import codes
 from orders.models import (
-    Attendee, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod, Refund, RefundStatus,
-    Ticket, TicketStatus, Wallet,
+    Attendee, CheckIn, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod, Refund,
+    RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
 )
 from tickets import catalogue
 from tickets.models import Hold, HoldItem, HoldStatus, SeatStatus, Session, SessionSeat, Stock, TicketType
+from tickets.demo import seed_past_sessions
 from tickets.pricing import price_for
 from tickets.services import event_summary_refresh
 
@@ -155,6 +156,7 @@ class HistoryResult:
     paid: int = 0
     refunds: int = 0
     tickets: int = 0
+    checkins: int = 0
     seconds: float = 0.0
     simulation_seconds: float = 0.0  # deciding every visit, line and sale
     rows_seconds: float = 0.0  # writing the orders, tickets, wallets … (the relational database)
@@ -165,7 +167,8 @@ class HistoryResult:
         if self.skipped:
             return f"demo history: {self.skipped}"
         return (f"demo history: {self.days} days, {self.buyers} buyers, {self.lines} behaviour lines, "
-                f"{self.orders} orders ({self.paid} paid, {self.refunds} refunds, {self.tickets} tickets) "
+                f"{self.orders} orders ({self.paid} paid, {self.refunds} refunds, {self.tickets} tickets, "
+                f"{self.checkins} checked in) "
                 f"in {self.seconds:.1f} s (simulation {self.simulation_seconds:.1f} s, database rows "
                 f"{self.rows_seconds:.1f} s, MongoDB writing alongside {self.mongo_seconds:.1f} s)")
 
@@ -216,6 +219,7 @@ class _Event:
     start: datetime
     real_name: bool
     popularity: float
+    publisher: int
     sessions: list = field(default_factory=list)  # _Session, by start
 
 
@@ -297,12 +301,14 @@ class _History:
         events = (Event.objects.filter(status=EventStatus.APPROVED, start_time__gt=self.start)
                   .select_related("category").order_by("pk"))
         self.events = {e.pk: _Event(id=e.pk, category=e.category.slug, city=e.city, title=e.title, start=e.start_time,
-                                    real_name=e.real_name_required, popularity=rng.lognormvariate(0, 0.9))
+                                    real_name=e.real_name_required, popularity=rng.lognormvariate(0, 0.9),
+                                    publisher=e.publisher_id)
                        for e in events}
-        sessions = list(Session.objects.filter(event_id__in=self.events, start_time__gt=self.now)
-                        .order_by("event_id", "start_time", "pk"))
-        # Sales opened before the history began: the orders of these weeks were bought while on sale.
+        # Sales opened before the history began: the orders of these weeks were bought while on sale, and
+        # the events of the last days (they have begun) had sessions too: their doors checked tickets in.
         opened = self.start - timedelta(days=1)
+        seed_past_sessions(events, opened=opened)
+        sessions = list(Session.objects.filter(event_id__in=self.events).order_by("event_id", "start_time", "pk"))
         moved = {s.event_id for s in sessions if s.sales_start > opened}
         Session.objects.filter(pk__in=[s.pk for s in sessions], sales_start__gt=opened).update(sales_start=opened)
         for event_id in sorted(moved):
@@ -391,7 +397,7 @@ class _History:
         line = {"user_id": buyer.user.pk if buyer else None, "anon_id": buyer.anon if buyer else anon,
                 "action": action, "event_id": event, "session_id": session, "timestamp": at, "details": details or {}}
         self.count += 1
-        if any(isinstance(value, _Purchase) for value in line["details"].values()):
+        if any(isinstance(value, (_Purchase, Ticket)) for value in line["details"].values()):
             self.deferred.append(line)
             return
         self.ready.append(line)
@@ -463,7 +469,7 @@ class _History:
                 query, city = self._query_for(event)
             count = self._search_count(query, city)
             self._line(Action.SEARCH, t, buyer=buyer, details={"q": query, "filters": {"city": city} if city else {},
-                                                               "results": count})
+                                                               "results": count, "page": 1})
             t += timedelta(seconds=rng.uniform(5, 40))
         self._line(Action.EVENT_VIEW, t, buyer=buyer, event=event.id)
         for _ in range(rng.choice([0, 0, 1, 1, 2, 3])):  # a look at a few more on the way
@@ -479,11 +485,12 @@ class _History:
         if not sessions or rng.random() > 0.62 * keen:
             return
         session = rng.choice(sessions)
-        self._line(Action.SESSION_VIEW, t, buyer=buyer, event=event.id, session=session.id)
-        if session.seated and rng.random() < 0.9:
-            t += timedelta(seconds=rng.uniform(3, 20))
+        if session.seated and rng.random() < 0.9:  # "Choose seats" on the event page
             self._line(Action.SEATMAP_OPEN, t, buyer=buyer, event=event.id, session=session.id,
-                       details={"source": "session_page"})
+                       details={"source": "event_page"})
+            t += timedelta(seconds=rng.uniform(1, 4))
+        self._line(Action.SESSION_VIEW, t, buyer=buyer, event=event.id, session=session.id,
+                   details={"seated": session.seated, "status": "on_sale"})
         if rng.random() > 0.8:
             return
         names = {tt.name: tt for tt in session.types}
@@ -492,16 +499,17 @@ class _History:
             return
         tt = names[rng.choices(offered, [TYPE_CHOICE.get(n, 1.0) for n in offered])[0]]
         t += timedelta(seconds=rng.uniform(5, 60))
+        wanted = rng.choices(*QUANTITIES)[0]
         self._line(Action.TICKET_TYPE_CHOSEN, t, buyer=buyer, event=event.id, session=session.id,
-                   details={"ticket_type": tt.id})
+                   details={"ticket_type": tt.id, "seated": session.seated,
+                            **({} if session.seated else {"quantity": wanted})})
         if rng.random() > 0.62 * keen:
             return
         t += timedelta(seconds=rng.uniform(5, 90))
-        self._hold(buyer, session, tt, t)
+        self._hold(buyer, session, tt, t, wanted)
 
-    def _hold(self, buyer: _Buyer, session: _Session, tt: _Type, at: datetime) -> None:
+    def _hold(self, buyer: _Buyer, session: _Session, tt: _Type, at: datetime, wanted: int) -> None:
         rng = self.rng
-        wanted = rng.choices(*QUANTITIES)[0]
         n = min(wanted, tt.limit - buyer.bought[(session.id, tt.id)])
         seats: list[int] = []
         if session.seated:
@@ -525,7 +533,7 @@ class _History:
                              held_at=at)
         self.purchases.append(purchase)
         self._line(Action.HOLD, at, buyer=buyer, event=session.event.id, session=session.id,
-                   details={"hold": purchase, "tickets": n})
+                   details={"hold": purchase, "tickets": n, **({"seats": seats} if seats else {})})
         total = price * n
         if rng.random() > 0.88:
             if rng.random() < 0.4:  # let go of it on the page
@@ -543,7 +551,7 @@ class _History:
         paid = ordered + timedelta(seconds=rng.uniform(20, max(21, min(240, (hold.expires_at - ordered).total_seconds() - 5))))
         self._pay(purchase, paid)
         self._line(Action.PAY, paid, buyer=buyer, event=session.event.id, session=session.id,
-                   details={"order": purchase, "amount": float(total)})
+                   details={"order": purchase, "amount": float(total), "tickets": n})
         self._maybe_refund(purchase)
 
     def _free_run(self, session: _Session, type_id: int, n: int) -> list[int]:
@@ -619,9 +627,10 @@ class _History:
             purchase.hold.status, purchase.hold.ended_at = HoldStatus.RELEASED, decided
             if order.total > 0:
                 purchase.buyer.ledger.append((decided, LedgerKind.REFUND, order.total, order, "refund", ""))
+            # The buyer's line, as the approval logs it (orders.services.refund_review).
+            self._line(Action.REFUND, decided, buyer=purchase.buyer, event=purchase.session.event.id,
+                       details={"order": purchase, "amount": float(order.total), "refund": purchase})
         purchase.refund = refund
-        self._line(Action.REFUND, asked, buyer=purchase.buyer, event=purchase.session.event.id,
-                   session=purchase.session.id, details={"order": purchase, "amount": float(order.total)})
 
     def anonymous_visit(self, anon: str, city: str, at: datetime) -> None:
         rng = self.rng
@@ -634,7 +643,7 @@ class _History:
                 query, filter_city = (rng.choice(NOTHING), "") if rng.random() < 0.15 else self._query_for(event)
                 self._line(Action.SEARCH, t, anon=anon, details={
                     "q": query, "filters": {"city": filter_city} if filter_city else {},
-                    "results": self._search_count(query, filter_city)})
+                    "results": self._search_count(query, filter_city), "page": 1})
                 t += timedelta(seconds=rng.uniform(5, 40))
             self._line(Action.EVENT_VIEW, t, anon=anon, event=event.id)
             sessions = [s for s in event.sessions if s.sales_start <= t < s.sales_end]
@@ -698,10 +707,12 @@ class _History:
             payment.created_at = p.paid_at
             payments.append(payment)
         _create_backdated(Payment, payments)
-        tickets, attendees = self._tickets(paid)
+        tickets, attendees, doors = self._tickets(paid)
+        self.checkins = len(doors)
         Attendee.objects.bulk_create(attendees, batch_size=500)
         _create_backdated(Ticket, tickets)
         _create_backdated(Refund, [p.refund for p in paid if p.refund is not None])
+        self._check_in(doors)
         self._inventory(paid)
         self._wallets(buyers)
         users = [b.user for b in buyers]
@@ -717,11 +728,13 @@ class _History:
             event_summary_refresh(event_id=event_id)
         rows_seconds = clock.monotonic() - began
 
-        for line in self.deferred:  # the lines of holds, orders, payments and refunds, now with their ids
+        for line in self.deferred:  # the lines of holds, orders, payments, refunds and check-ins, now with ids
             details = line["details"]
-            for key in ("hold", "order"):
-                if isinstance(details.get(key), _Purchase):
-                    details[key] = details[key].hold.pk if key == "hold" else details[key].order.pk
+            for key, value in details.items():
+                if isinstance(value, _Purchase):
+                    details[key] = getattr(value, key).pk  # .hold, .order or .refund
+                elif isinstance(value, Ticket):
+                    details[key] = value.pk
         lines = self.ready + self.deferred
         for i in range(0, len(lines), _LineWriter.BATCH):
             self.writer.put(lines[i:i + _LineWriter.BATCH])
@@ -733,14 +746,17 @@ class _History:
             raise HistorySkipped("skipped, MongoDB failed while writing; run seed_demo again") from exc
         refunds = sum(1 for p in paid if p.refund is not None)
         return HistoryResult(buyers=len(buyers), days=self.days, lines=self.writer.written, orders=len(ordered),
-                             paid=len(paid), refunds=refunds, tickets=len(tickets),
+                             paid=len(paid), refunds=refunds, tickets=len(tickets), checkins=self.checkins,
                              rows_seconds=rows_seconds, mongo_seconds=self.writer.busy)
 
-    def _tickets(self, paid: list[_Purchase]) -> tuple[list[Ticket], list[Attendee]]:
-        tickets, attendees = [], []
+    def _tickets(self, paid: list[_Purchase]) -> tuple[list[Ticket], list[Attendee], list]:
+        """The e-tickets of the paid orders, their attendees, and (purchase, ticket, moment) for each ticket
+        let in at the door of a session that has begun (most are: some buyers stay at home)."""
+        tickets, attendees, doors = [], [], []
         for p in paid:
             refunded = p.refund is not None and p.refund.status == RefundStatus.APPROVED
             event = p.session.event
+            begun = p.session.start <= self.now and p.order.status == OrderStatus.PAID
             for item in p.items:
                 for index in range(item.quantity):
                     name, masked = "", ""
@@ -758,7 +774,34 @@ class _History:
                                     seat_claim=None if refunded else 1, attendee_name=name, attendee_id_masked=masked)
                     ticket.created_at = p.paid_at
                     tickets.append(ticket)
-        return tickets, attendees
+                    if begun and self.rng.random() < 0.92:
+                        at = p.session.start - timedelta(minutes=self.rng.uniform(2, 55))
+                        if p.paid_at < at < self.now:
+                            ticket.status = TicketStatus.USED
+                            doors.append((p, ticket, at))
+        return tickets, attendees, doors
+
+    def _check_in(self, doors: list) -> None:
+        """Check-ins and the door's scans (by the event's publisher) of tickets used, and orders whose every
+        ticket was used are used."""
+        checkins, scans = [], []
+        for p, ticket, at in doors:
+            checkin = CheckIn(ticket=ticket, by_id=p.session.event.publisher)
+            checkin.at = at
+            checkins.append(checkin)
+            scan = Scan(nonce=f"demo-{self.rng.getrandbits(64):016x}", by_id=p.session.event.publisher,
+                        event_id=p.session.event.id, ticket=ticket, code=ticket.code, result=ScanResult.OK)
+            scan.at = at
+            scans.append(scan)
+            self._line(Action.CHECKIN, at, buyer=p.buyer, event=p.session.event.id, session=p.session.id,
+                       details={"ticket": ticket, "staff": p.session.event.publisher})
+        _create_backdated(CheckIn, checkins, field="at")
+        _create_backdated(Scan, scans, field="at")
+        used = {p.order.pk: p.order for p, _t, _at in doors}
+        if used:
+            whole = set(used) - set(Ticket.objects.filter(order_id__in=used).exclude(status=TicketStatus.USED)
+                                    .values_list("order_id", flat=True))
+            Order.objects.filter(pk__in=whole, status=OrderStatus.PAID).update(status=OrderStatus.USED)
 
     def _inventory(self, paid: list[_Purchase]) -> None:
         """Stock counters and seat rows as the sales (less the approved refunds) left them."""
@@ -868,15 +911,15 @@ class _LineWriter:
             pass
 
 
-def _create_backdated(model, objects: list) -> None:
-    """bulk_create, then the past `created_at` each object was given (auto_now_add overwrote it)."""
+def _create_backdated(model, objects: list, *, field: str = "created_at") -> None:
+    """bulk_create, then the past moment (`field`) each object was given (auto_now_add overwrote it)."""
     if not objects:
         return
-    moments = [obj.created_at for obj in objects]
+    moments = [getattr(obj, field) for obj in objects]
     model.objects.bulk_create(objects, batch_size=500)
     for obj, moment in zip(objects, moments):
-        obj.created_at = moment
-    _update_rows(model, objects, ["created_at"])
+        setattr(obj, field, moment)
+    _update_rows(model, objects, [field])
 
 
 def _update_rows(model, objects: list, fields: list[str]) -> None:

@@ -115,7 +115,11 @@ def _seed_seated(event: Event, now: datetime) -> None:
                                 end_time=end, sales_start=now - timedelta(days=1), sales_end=start, seat_map=seat_map)
 
 
-def _seed_general_admission(events: list[Event], now: datetime) -> None:
+def _seed_general_admission(events: list[Event], now: datetime, *, opened: datetime | None = None,
+                            summary: bool = True) -> None:
+    """Ticket types, sessions and stock in bulk, on sale from `opened` (a day ago) until each session starts;
+    with `summary`, the events' price range (events of the past show none on sale)."""
+    opened = opened or now - timedelta(days=1)
     plans = {e.pk: _type_plans(e, random.Random(e.pk), seated=False, now=now) for e in events}
     TicketType.objects.bulk_create(
         [TicketType(event=e, name=p.name, base_price=p.price, description=TYPES[p.name][0], colour=TYPES[p.name][1],
@@ -128,7 +132,7 @@ def _seed_general_admission(events: list[Event], now: datetime) -> None:
              for e in events for p in plans[e.pk] for t in p.tiers]
     PriceTier.objects.bulk_create(tiers, batch_size=500)
     Session.objects.bulk_create(
-        [Session(event=e, name=name, start_time=start, end_time=end, sales_start=now - timedelta(days=1),
+        [Session(event=e, name=name, start_time=start, end_time=end, sales_start=opened,
                  sales_end=start, seating=Seating.GENERAL) for e in events for name, start, end in _session_times(e)],
         batch_size=500)
     stocks = []
@@ -139,6 +143,8 @@ def _seed_general_admission(events: list[Event], now: datetime) -> None:
             stocks.append(Stock(session_id=session_id, ticket_type_id=type_ids[(event_id, plan.name)], total=count,
                                 available=count))
     Stock.objects.bulk_create(stocks, batch_size=500)
+    if not summary:
+        return
     # The price summary event_summary_refresh would compute: nothing is sold yet, so the prices of now.
     by_range = defaultdict(list)
     for event in events:
@@ -172,3 +178,17 @@ def seed_tickets(events) -> int:
             _seed_seated(event, now)
     _seed_general_admission([e for e in candidates if e.pk not in seated], now)
     return len(candidates)
+
+
+@transaction.atomic
+def seed_past_sessions(events, *, opened: datetime) -> int:
+    """General admission for those of `events` that have already begun (since a day after `opened`) and
+    have no ticket types: sessions that were on sale from `opened` until they started, for the demo
+    history to have sold and checked in. Returns how many events got them."""
+    now = timezone.now()
+    past = list(Event.objects.filter(pk__in=[e.pk for e in events], start_time__gt=opened + timedelta(days=1),
+                                     start_time__lte=now, ticket_types__isnull=True)
+                .exclude(status=EventStatus.CANCELLED).select_related("category").order_by("pk"))
+    if past:
+        _seed_general_admission(past, opened, opened=opened, summary=False)
+    return len(past)
