@@ -4,10 +4,11 @@
     .venv/bin/python bench/behaviour.py                  # 200,000 lines, 20 runs per figure
     .venv/bin/python bench/behaviour.py --lines 50000 --runs 10
     .venv/bin/python bench/behaviour.py --reuse          # keep the filled log of the last run
+    .venv/bin/python bench/behaviour.py --server-process # the stock nx-27017 CLI, to compare
     MONGODB_URI=mongodb://host/db .venv/bin/python bench/behaviour.py   # a real MongoDB instead
 
-By default it starts its own embedded nx-27017 (the `make run` MongoDB) as a server process
-(--in-process: a thread of the bench, as the tests run it), on a private port with its data
+By default it hosts its own embedded nx-27017 in a thread, as `make run` and the tests do (with
+ticketing.embedded's narrowed Python tier; --server-process: the stock CLI), on a private port with its data
 under var/bench/behaviour-mongo/, fills `behaviour_logs` with
 lines over 60 local days (1,000 events, 20,000 visitors, 40% signed in; views, seat-map opens,
 holds, orders, payments, searches), creates the indexes of analytics.documents, and times each
@@ -65,6 +66,9 @@ def serve_nx(port: int, reuse: bool, in_process: bool):
         from nx_27017.handler import NeoSQLiteHandler
         from nx_27017.server import run_server
 
+        from ticketing.embedded import narrow_nx_python_aggregation
+
+        narrow_nx_python_aggregation()
         handler = NeoSQLiteHandler(str(DATA_DIR / "default.db"), data_dir=str(DATA_DIR))
 
         def serve() -> None:
@@ -172,9 +176,11 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the log filled by the last run (same --lines)")
     parser.add_argument("--no-check", action="store_true", help="skip the plain-Python check")
     parser.add_argument("--days", default="30,7", help="the ranges to time, in days ending today (default 30,7)")
-    parser.add_argument("--in-process", action="store_true",
-                        help="serve nx-27017 from a thread of this process (as tests do) instead of its own process")
+    parser.add_argument("--server-process", action="store_true",
+                        help="serve nx-27017 as its own stock CLI process, without the narrowed Python tier of "
+                             "ticketing.embedded (to compare); default: a thread of this process, as make run hosts it")
     args = parser.parse_args()
+    args.in_process = not args.server_process
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the server process is stopped too
     embedded, server_process = "MONGODB_URI" not in os.environ, None

@@ -22,6 +22,48 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def narrow_nx_python_aggregation() -> None:
+    """Let nx-27017's Python tier start from the pipeline's leading `$match`, not the whole collection.
+
+    neosqlite (nx-27017's engine) runs a pipeline it cannot turn into SQL in Python, and
+    that tier begins with `find()` of EVERY document, deep-copied, before its first stage
+    (neosqlite/collection/query_engine/python_aggregation_engine.py, 1.17.2): each
+    behaviour figure then cost seconds per 10,000 lines of the whole log, whatever range
+    it asked for. Here that first read gets the leading `$match` as its filter, which
+    `find()` evaluates correctly (and through the indexes); the stage still runs after it,
+    so answers are unchanged (tests/analytics/test_behaviour.py compares them with plain
+    Python). Applied where this project hosts nx-27017: `make run`, tests, benches.
+    """
+    from neosqlite.collection import query_engine
+
+    original = query_engine.execute_python_aggregation
+    if getattr(original, "narrowed", False):
+        return
+
+    class _FromMatch:
+        """The query engine, but its first `find()` (the tier's read of the collection) is filtered."""
+
+        def __init__(self, engine, match: dict) -> None:
+            self._engine, self._match = engine, match
+
+        def find(self, *args, **kwargs):
+            match, self._match = self._match, None
+            if match is None or args or kwargs.get("filter"):
+                return self._engine.find(*args, **kwargs)
+            return self._engine.find(match, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self._engine, name)
+
+    def execute(engine, pipeline, session=None):
+        if pipeline and isinstance(pipeline[0], dict) and list(pipeline[0]) == ["$match"]:
+            engine = _FromMatch(engine, pipeline[0]["$match"])
+        return original(engine, pipeline, session)
+
+    execute.narrowed = True
+    query_engine.execute_python_aggregation = execute
+
+
 def _redis_answers(port: int) -> bool:
     import redis
 
@@ -100,6 +142,7 @@ class EmbeddedServices:
         from nx_27017.handler import NeoSQLiteHandler
         from nx_27017.server import run_server
 
+        narrow_nx_python_aggregation()
         data_dir = self.var_dir / "mongo"
         data_dir.mkdir(parents=True, exist_ok=True)
         self._mongo_handler = NeoSQLiteHandler(str(data_dir / "default.db"), data_dir=str(data_dir))
