@@ -38,7 +38,7 @@ GROUP_TITLES = {"event": gettext_lazy("By event"), "ticket_type": gettext_lazy("
 
 
 def _sales_columns(first: str) -> list[tuple[str, str]]:
-    return [("label", first), ("revenue", _("Revenue")), ("tickets", _("Tickets")), ("orders", _("Orders")),
+    return [("label", first), ("revenue", _("Revenue")), ("tickets", _("Tickets sold")), ("orders", _("Orders")),
             ("refunds", _("Refunds")), ("refund_amount", _("Refunded")), ("net", _("Net")),
             ("aov", _("Average order"))]
 
@@ -236,7 +236,7 @@ def _chart_data(dashboard: Dashboard) -> dict:
         "weekdays": [str(w) for w in WEEKDAYS],
         "new_users": [r["users"] for r in dashboard.new_users()] if dashboard.new_users() is not None else None,
         "strings": {
-            "revenue": _("Revenue"), "refunds": _("Refunded"), "tickets": _("Tickets"), "orders": _("Orders"),
+            "revenue": _("Revenue"), "refunds": _("Refunded"), "tickets": _("Tickets sold"), "orders": _("Orders"),
             "aov": _("Average order"), "sell_through": _("Sell-through (%)"), "new_users": _("New accounts"),
             "visitors": _("Active visitors"), "users": _("Active signed-in users"), "visitors_short": _("Visitors"),
         },

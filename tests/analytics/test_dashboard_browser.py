@@ -69,7 +69,7 @@ def test_the_admin_dashboard_draws_every_chart(page, screenshot, behaviour, view
     # The page is Chinese (zh-CN browser): the charts' labels are the catalogue's zh-hans ones.
     strings = page.evaluate("JSON.parse(document.getElementById('stats-data').textContent).strings")
     with override("zh-hans"):
-        assert strings["revenue"] == gettext("Revenue") and strings["tickets"] == gettext("Tickets")
+        assert strings["revenue"] == gettext("Revenue") and strings["tickets"] == gettext("Tickets sold")
     assert page.evaluate("document.documentElement.lang") == "zh-hans"
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
     screenshot(page, "admin")

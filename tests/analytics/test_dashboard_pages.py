@@ -66,7 +66,7 @@ def test_the_days_csv_keeps_the_filters_and_starts_with_a_bom(shop):
     assert answer["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in answer["Content-Disposition"]
     rows = csv_rows(answer)
-    assert rows[0] == ["Day", "Revenue", "Tickets", "Orders", "Refunds", "Refunded", "Net", "Average order"]
+    assert rows[0] == ["Day", "Revenue", "Tickets sold", "Orders", "Refunds", "Refunded", "Net", "Average order"]
     assert rows[1:] == [
         [shop.day.isoformat(), "500.00", "3", "1", "0", "0.00", "500.00", "500.00"],
         [(shop.day + timedelta(days=1)).isoformat(), "660.00", "3", "2", "0", "0.00", "660.00", "330.00"],
@@ -76,7 +76,7 @@ def test_the_days_csv_keeps_the_filters_and_starts_with_a_bom(shop):
 
 def test_the_publishers_events_csv_has_their_rows_only(shop):
     rows = csv_rows(client_for(shop.p2).get("/publisher/stats/", {**three_days(shop), "format": "csv", "table": "events"}))
-    assert rows == [["Event", "Revenue", "Tickets", "Orders", "Refunds", "Refunded", "Net", "Average order"],
+    assert rows == [["Event", "Revenue", "Tickets sold", "Orders", "Refunds", "Refunded", "Net", "Average order"],
                     ["Hamlet", "560.00", "2", "1", "1", "560.00", "0.00", "560.00"]]
 
 
