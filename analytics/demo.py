@@ -301,7 +301,7 @@ class _History:
         events = (Event.objects.filter(status=EventStatus.APPROVED, start_time__gt=self.start)
                   .select_related("category").order_by("pk"))
         self.events = {e.pk: _Event(id=e.pk, category=e.category.slug, city=e.city, title=e.title, start=e.start_time,
-                                    real_name=e.real_name_required, popularity=rng.lognormvariate(0, 0.9),
+                                    real_name=e.real_name_required, popularity=rng.lognormvariate(0, 0.5),
                                     publisher=e.publisher_id)
                        for e in events}
         # Sales opened before the history began: the orders of these weeks were bought while on sale, and
@@ -336,7 +336,7 @@ class _History:
             session.seat_total[tt] += 1
         for session in self.sessions.values():
             if session.seated:  # the few seated shows are the headline ones
-                session.event.popularity = 4.0 + rng.random()
+                session.event.popularity = 2.0 + rng.random()
         self.event_list = sorted(self.events.values(), key=lambda e: e.id)
         self.starts = sorted(e.start for e in self.event_list)
         self.pools: dict = {}
@@ -452,7 +452,7 @@ class _History:
     def _pick(self, buyer: _Buyer, at: datetime) -> tuple[_Event | None, bool]:
         """The event a buyer's visit is about, and whether it was their taste (not noise)."""
         if self.rng.random() < NOISE:
-            return self._choose("any", at, lambda e: e.popularity), False
+            return self._choose("any", at, lambda e: e.popularity ** 0.5), False
         return self._choose(buyer.index, at, lambda e: buyer.weights.get(e.id, 0.0)), True
 
     def visit(self, buyer: _Buyer, at: datetime) -> None:
