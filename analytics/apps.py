@@ -7,11 +7,12 @@ from django.utils.translation import gettext_lazy as _
 log = logging.getLogger(__name__)
 
 
-def mongo_indexes_after_migrate(*, app_config, **kwargs) -> None:
-    """The behaviour log's MongoDB indexes, once per `migrate` (after its last app). MongoDB away never
-    fails a migrate: a warning says so, and seed_demo (or the next migrate) makes them."""
+def mongo_indexes_after_migrate(*, app_config, plan=None, **kwargs) -> None:
+    """The behaviour log's MongoDB indexes, once per `migrate` (after its last app; `flush`, which sends the
+    signal too but no plan, is left alone). MongoDB away never fails a migrate: a warning says so, and
+    seed_demo (or the next migrate) makes them."""
     last = [c for c in apps.get_app_configs() if c.models_module is not None][-1]
-    if app_config is not last:
+    if app_config is not last or plan is None:
         return
     from analytics.documents import ensure_indexes
 
