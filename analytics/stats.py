@@ -1,4 +1,5 @@
-"""Sales figures from the orders tables (selectors): one aggregate statement per figure.
+"""Sales figures (selectors): from the daily roll-up (analytics.models.SalesDay) for complete days, live from the
+orders tables for today and any day not rolled up yet; the same figures either way.
 
 What counts:
 - a sale is a ticket of an order that was paid, on the local day of the order's `paid_at`
@@ -15,7 +16,8 @@ on the raw column (indexed), as [scope.start_at, scope.end_at).
 """
 
 import hashlib
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -40,6 +42,7 @@ from django.utils.translation import get_language
 
 from accounts.models import User
 from events.models import Category, Event
+from analytics.models import SalesDay, SalesRollupDay
 from analytics.scope import StatsScope
 from orders.models import RefundStatus, Ticket
 from tickets.models import HoldItem, TicketType, HoldStatus, SeatStatus, Session, SessionSeat, Stock
@@ -126,31 +129,32 @@ def _labels(group_by: str, keys: list) -> dict:
     return dict(Category.objects.filter(pk__in=keys).values_list("pk", name))
 
 
-def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None) -> list[dict]:
+def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None, rollup: bool = True) -> list[dict]:
     """Revenue, tickets, orders, refunds (count, amount), net revenue and average order value.
 
     By day: one row per day of the scope, oldest first, days without sales at zero. Otherwise one row
     per event / ticket type / publisher / city / category that sold or refunded, most revenue first
-    (`limit` rows at most). Two aggregate statements: the sales and the refunds.
+    (`limit` rows at most). Days rolled up since they ended are read from the roll-up (one statement,
+    analytics.models.SalesDay); the others (today, days never rolled up) from the orders tables: two
+    aggregate statements (the sales and the refunds) per run of such days. `rollup=False`: live only.
     Rows: {key, label, revenue, tickets, orders, refunds, refund_amount, net, aov}. The GROUP BY is on ids
     (a day, or the city) only; the labels of the rows kept come from one lookup by primary key after.
     """
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {GROUPS}")
-    sold = (_sold_tickets(scope).annotate(key=_key(group_by, refunds=False)).values("key").order_by()
-            .annotate(revenue=Sum("price"), tickets=Count("id"), orders=Count("order_id", distinct=True)))
-    refunded = (_refunded_tickets(scope).annotate(key=_key(group_by, refunds=True)).values("key").order_by()
-                .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
+    rolled, live = _split(scope, rollup)
     rows: dict = {}
-    for row in [*sold, *refunded]:
-        key = row["key"]
-        if isinstance(key, datetime):  # SQLite may answer a datetime for a date
-            key = key.date()
-        entry = rows.setdefault(key, {"key": key, "revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0,
-                                      "refund_amount": ZERO})
-        for name in ("revenue", "tickets", "orders", "refunds", "refund_amount"):
-            if name in row:
-                entry[name] = row[name] or entry[name]
+    for part in live:
+        sold = (_sold_tickets(part).annotate(key=_key(group_by, refunds=False)).values("key").order_by()
+                .annotate(revenue=Sum("price"), tickets=Count("id"), orders=Count("order_id", distinct=True)))
+        refunded = (_refunded_tickets(part).annotate(key=_key(group_by, refunds=True)).values("key").order_by()
+                    .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
+        _add(rows, [*sold, *refunded])
+    if rolled:
+        orders, refunds = ("type_orders", "type_refunds") if group_by == "ticket_type" else ("orders", "refunds")
+        _add(rows, _rolled_up(scope, rolled).values(key=F(ROLLUP_COLUMNS[group_by])).order_by().annotate(
+            revenue=Sum("revenue"), tickets=Sum("tickets"), orders=Sum(orders), refunds=Sum(refunds),
+            refund_amount=Sum("refund_amount")))
     if group_by == "day":
         result = [rows.get(day) or {"key": day, "revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0,
                                     "refund_amount": ZERO} for day in scope.days]
@@ -161,6 +165,55 @@ def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None)
         row["label"] = labels.get(row["key"], str(row["key"]))
         _finish(row)
     return result
+
+
+ROLLUP_COLUMNS = {"day": "day", "event": "event_id", "ticket_type": "ticket_type_id", "publisher": "publisher_id",
+                  "city": "city", "category": "category_id"}
+
+
+def _add(rows: dict, found) -> None:
+    """Adds aggregate rows to `rows` by key (sales and refunds, live parts and the roll-up: disjoint days,
+    and each order is paid on one day and refunded on one, so orders and refunds add up)."""
+    for row in found:
+        key = row["key"]
+        if isinstance(key, datetime):  # SQLite may answer a datetime for a date
+            key = key.date()
+        entry = rows.setdefault(key, {"key": key, "revenue": ZERO, "tickets": 0, "orders": 0, "refunds": 0,
+                                      "refund_amount": ZERO})
+        for name in ("revenue", "refund_amount"):
+            entry[name] += Decimal(row.get(name) or 0)
+        for name in ("tickets", "orders", "refunds"):
+            entry[name] += int(row.get(name) or 0)  # MariaDB's SUM of integers is a DECIMAL
+
+
+def _rolled_days(scope: StatsScope) -> set[date]:
+    """The scope's days before today whose roll-up was refreshed after the day ended (one small statement)."""
+    last = min(scope.end, timezone.localdate() - timedelta(days=1))
+    if scope.start > last:
+        return set()
+    return {day for day, at in SalesRollupDay.objects.filter(day__gte=scope.start, day__lte=last)
+            .values_list("day", "refreshed_at") if at >= timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))}
+
+
+def _split(scope: StatsScope, rollup: bool) -> tuple[set[date], list[StatsScope]]:
+    """The days read from the roll-up, and the runs of consecutive days read live (as scopes)."""
+    rolled = _rolled_days(scope) if rollup else set()
+    live, run = [], []
+    for day in [*scope.days, None]:
+        if day is None or day in rolled:
+            if run:
+                live.append(replace(scope, start=run[0], end=run[-1]))
+            run = []
+        else:
+            run.append(day)
+    return rolled, live
+
+
+def _rolled_up(scope: StatsScope, rolled: set[date]) -> QuerySet:
+    first, last = min(rolled), max(rolled)
+    rows = (SalesDay.objects.filter(day__gte=first, day__lte=last) if (last - first).days + 1 == len(rolled)
+            else SalesDay.objects.filter(day__in=sorted(rolled)))
+    return _in_scope(rows, scope)
 
 
 def _finish(row: dict) -> dict:
@@ -180,19 +233,35 @@ def sales_totals(*, days: list[dict]) -> dict:
     return _finish(total)
 
 
-def sales_heat(*, scope: StatsScope) -> list[dict]:
+def sales_heat(*, scope: StatsScope, rollup: bool = True) -> list[dict]:
     """Tickets sold and revenue per local weekday (1 = Monday … 7 = Sunday) × hour (0–23) of payment.
 
-    Only the cells that sold: [{weekday, hour, tickets, revenue}], Monday 00h first.
+    Only the cells that sold: [{weekday, hour, tickets, revenue}], Monday 00h first. Rolled-up days
+    from the roll-up (by day × hour), the others live (as `sales`).
     """
-    local = _local("order__paid_at")
-    cells = (_sold_tickets(scope)
-             .annotate(weekday=ExtractIsoWeekDay(local, tzinfo=dt_timezone.utc),
-                       hour=ExtractHour(local, tzinfo=dt_timezone.utc))
-             .values("weekday", "hour").order_by("weekday", "hour")
-             .annotate(tickets=Count("id"), revenue=Sum("price")))
-    return [{"weekday": int(c["weekday"]), "hour": int(c["hour"]), "tickets": c["tickets"],
-             "revenue": Decimal(c["revenue"]).quantize(ZERO)} for c in cells]
+    rolled, live = _split(scope, rollup)
+    cells: dict = {}
+
+    def add(weekday, hour, tickets, revenue):
+        cell = cells.setdefault((int(weekday), int(hour)), [0, ZERO])
+        cell[0] += int(tickets or 0)
+        cell[1] += Decimal(revenue or 0)
+
+    for part in live:
+        local = _local("order__paid_at")
+        for c in (_sold_tickets(part)
+                  .annotate(weekday=ExtractIsoWeekDay(local, tzinfo=dt_timezone.utc),
+                            hour=ExtractHour(local, tzinfo=dt_timezone.utc))
+                  .values("weekday", "hour").order_by()
+                  .annotate(tickets=Count("id"), revenue=Sum("price"))):
+            add(c["weekday"], c["hour"], c["tickets"], c["revenue"])
+    if rolled:
+        for c in (_rolled_up(scope, rolled).filter(tickets__gt=0).values("day", "hour").order_by()
+                  .annotate(tickets=Sum("tickets"), revenue=Sum("revenue"))):
+            day = c["day"].date() if isinstance(c["day"], datetime) else c["day"]
+            add(day.isoweekday(), c["hour"], c["tickets"], c["revenue"])
+    return [{"weekday": weekday, "hour": hour, "tickets": tickets, "revenue": revenue.quantize(ZERO)}
+            for (weekday, hour), (tickets, revenue) in sorted(cells.items()) if tickets]
 
 
 def _counts() -> QuerySet:

@@ -16,3 +16,12 @@ def recs_rebuild() -> str:
     result = rebuild()
     log.info("recommendations: %s", result)
     return result.version
+
+
+@shared_task(ignore_result=True)
+def sales_rollup() -> int:
+    """Beat (CELERY_BEAT_SCHEDULE "sales-rollup"): the sales roll-up of yesterday and today, and of past days
+    never rolled up (analytics.services.sales_rollup_beat); the rows written."""
+    from analytics.services import sales_rollup_beat
+
+    return sales_rollup_beat()

@@ -114,6 +114,7 @@ CELERY_BEAT_SCHEDULE = {
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
     "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
     "recs-rebuild": {"task": "analytics.tasks.recs_rebuild", "schedule": 900.0},
+    "sales-rollup": {"task": "analytics.tasks.sales_rollup", "schedule": 60.0},
 }
 # A broker that refuses or hangs is given up on quickly: only the outbox's own
 # thread and the sweep talk to it from the web processes, never a request.
