@@ -300,13 +300,20 @@ def test_without_mongodb_no_history_is_made_and_the_next_run_makes_it(catalogue,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_demo_makes_the_history_once_and_says_so(behaviour, capsys):
+def test_seed_demo_makes_the_history_once_and_says_so(behaviour, capsys, settings, tmp_path):
+    from analytics.recs import index as recs_index
+
+    settings.VAR_DIR = tmp_path
+    recs_index.forget()
     call_command("seed_demo", buyers=6, history_days=5)
     out = capsys.readouterr().out
     assert "demo history: 5 days, 7 buyers" in out and "behaviour lines" in out
     counts = (Order.objects.count(), Payment.objects.count(), User.objects.count(), len(lines()))
     assert counts[0] > 0 and counts[3] > 0
     assert {("action", "timestamp"), ("event_id", "action", "timestamp")} <= indexed()
+    # The recommendations were built from the new history through the outbox (inline in tests).
+    assert (tmp_path / "recs" / "current").exists()
+    recs_index.forget()
 
     call_command("seed_demo", buyers=6, history_days=5)
     assert "demo history: already there" in capsys.readouterr().out

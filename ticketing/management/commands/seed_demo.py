@@ -37,6 +37,11 @@ class Command(BaseCommand):
         except Exception as exc:  # noqa: BLE001 - MongoDB away: the history below says so too
             self.stderr.write(f"MongoDB indexes not made: {exc}")
         made = history.seed_history(buyers=buyers, days=history_days)
+        if made.lines:  # a new history: build the recommendations from it in the background (the outbox)
+            from analytics.tasks import recs_rebuild_soon  # noqa: F401 - registers the outbox handler
+            from ticketing.outbox import outbox_add
+
+            outbox_add(handler="analytics.recs_rebuild", payload={})
         self.stdout.write(self.style.SUCCESS(
             f"demo data ready ({created} accounts, {events} events, tickets for {stocked} events, "
             f"{posters} posters created)"))
