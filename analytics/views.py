@@ -2,8 +2,9 @@
 
 One view and one template; the scope from analytics.scope decides what is counted. Every table
 downloads as CSV (?format=csv&table=<name>, the filters kept), UTF-8 with BOM like the orders export.
-The behaviour sections (funnel, visitors, searches) come from MongoDB: when it does not answer, those
-sections say so and the sales figures still show.
+The behaviour sections (funnel, visitors, searches) come from MongoDB in a second request
+(?part=behaviour, fetched by htmx once the page shows): on the embedded nx-27017 they take seconds over
+a demo log. When MongoDB does not answer, those sections say so and the sales figures still show.
 """
 
 import csv
@@ -32,6 +33,7 @@ FUNNEL_LABELS = {"view": gettext_lazy("Event page"), "seatmap": gettext_lazy("Se
                  "hold": gettext_lazy("Hold"), "order": gettext_lazy("Order placed"), "paid": gettext_lazy("Paid")}
 GROUP_TABLES = {"events": "event", "ticket_types": "ticket_type", "publishers": "publisher", "cities": "city",
                 "categories": "category"}
+BEHAVIOUR_TABLES = ("users", "funnel", "funnel_events", "searches_top", "searches_empty")
 GROUP_TITLES = {"event": gettext_lazy("By event"), "ticket_type": gettext_lazy("By ticket type"),
                 "publisher": gettext_lazy("By publisher"), "city": gettext_lazy("By city"),
                 "category": gettext_lazy("By category")}
@@ -234,19 +236,11 @@ def _chart_data(dashboard: Dashboard) -> dict:
                       "sold": r["sold"], "capacity": r["capacity"]} for r in dashboard.sessions()[:20]],
         "heat": [[c["hour"], c["weekday"] - 1, c["tickets"]] for c in dashboard.heat()],
         "weekdays": [str(w) for w in WEEKDAYS],
-        "new_users": [r["users"] for r in dashboard.new_users()] if dashboard.new_users() is not None else None,
         "strings": {
             "revenue": _("Revenue"), "refunds": _("Refunded"), "tickets": _("Tickets sold"), "orders": _("Orders"),
-            "aov": _("Average order"), "sell_through": _("Sell-through (%)"), "new_users": _("New accounts"),
-            "visitors": _("Active visitors"), "users": _("Active signed-in users"), "visitors_short": _("Visitors"),
+            "aov": _("Average order"), "sell_through": _("Sell-through (%)"),
         },
     }
-    active = dashboard.active()
-    data["active"] = None if active is None else {"visitors": [r["visitors"] for r in active],
-                                                  "users": [r["users"] for r in active]}
-    funnel = dashboard.funnel()
-    data["funnel"] = None if funnel is None else [
-        {"name": str(FUNNEL_LABELS.get(r["step"], r["step"])), "value": r["visitors"]} for r in funnel]
     return data
 
 
@@ -270,25 +264,52 @@ def _dashboard(request, *, admin: bool):
     dashboard = Dashboard(scope=form.scope(), admin=admin)
     if request.GET.get("format") == "csv":
         return _csv(dashboard, request.GET.get("table", ""))
-    tables = {}
-    for name in ("days", *[n for n, g in GROUP_TABLES.items() if g in dashboard.groups()], "sessions", "heat",
-                 "users", "funnel", "funnel_events", "searches_top", "searches_empty"):
-        table = dashboard.table(name)
-        tables[name] = None if table is None else {
-            "columns": [title for _key, title in table[0]],
-            "rows": [[row.get(key) for key, _title in table[0]] for row in table[1]]}
     query = dashboard.scope.as_query()
+    if request.GET.get("part") == "behaviour":
+        return _behaviour_part(request, dashboard, query)
+    tables = _tables(dashboard, ("days", *[n for n, g in GROUP_TABLES.items() if g in dashboard.groups()],
+                                 "sessions", "heat"))
     context = {
         "form": form, "admin": admin, "scope": dashboard.scope, "totals": dashboard.totals(), "tables": tables,
         "group_sections": [(name, g, GROUP_TITLES[g], tables[name]) for name, g in GROUP_TABLES.items()
                            if g in dashboard.groups()],
-        "chart_data": _chart_data(dashboard), "behaviour_error": dashboard.behaviour_error,
+        "chart_data": _chart_data(dashboard),
         "choices": _choices(request.user), "query": query,
         "csv_query": urlencode(query),
         "live_events": _live_events(request.user) if not admin else [],
         "yesterday": timezone.localdate() - timedelta(days=1),
     }
     return render(request, "analytics/dashboard.html", context)
+
+
+def _tables(dashboard: Dashboard, names) -> dict:
+    tables = {}
+    for name in names:
+        table = dashboard.table(name)
+        tables[name] = None if table is None else {
+            "columns": [title for _key, title in table[0]],
+            "rows": [[row.get(key) for key, _title in table[0]] for row in table[1]]}
+    return tables
+
+
+def _behaviour_part(request, dashboard: Dashboard, query: dict):
+    """The sections from the behaviour log (users per day, funnel, searches), asked for by the page once it
+    has shown the sales: on the embedded MongoDB they take seconds, and the sales never wait for them."""
+    tables = _tables(dashboard, BEHAVIOUR_TABLES)
+    new_users, active, funnel = dashboard.new_users(), dashboard.active(), dashboard.funnel()
+    data = {
+        "days": [day.isoformat() for day in dashboard.scope.days],
+        "new_users": None if new_users is None else [r["users"] for r in new_users],
+        "active": None if active is None else {"visitors": [r["visitors"] for r in active],
+                                               "users": [r["users"] for r in active]},
+        "funnel": None if funnel is None else [
+            {"name": str(FUNNEL_LABELS.get(r["step"], r["step"])), "value": r["visitors"]} for r in funnel],
+        "strings": {"new_users": _("New accounts"), "visitors": _("Active visitors"),
+                    "users": _("Active signed-in users"), "visitors_short": _("Visitors")},
+    }
+    context = {"admin": dashboard.admin, "tables": tables, "behaviour_error": dashboard.behaviour_error,
+               "behaviour_data": data, "csv_query": urlencode(query)}
+    return render(request, "analytics/partials/behaviour.html", context)
 
 
 def _live_events(user: User) -> list[tuple[int, str]]:

@@ -179,10 +179,21 @@
     var el = document.getElementById("stats-data");
     if (el) {
       var d = JSON.parse(el.textContent), s = d.strings;
-      daysChart(d, s); groupsChart(d, s); sessionsChart(d, s); heatChart(d); usersChart(d, s); funnelChart(d, s);
+      daysChart(d, s); groupsChart(d, s); sessionsChart(d, s); heatChart(d);
       // Charts inside closed <details> have no size yet; and phones rotate.
       window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
     }
     liveCounter();
+    behaviourCharts();
+    // The behaviour sections arrive in a request of their own (htmx swaps them in).
+    document.body.addEventListener("htmx:afterSettle", behaviourCharts);
   });
+
+  function behaviourCharts() {
+    var el = document.getElementById("stats-behaviour-data");
+    if (!el || el.dataset.drawn) return;
+    el.dataset.drawn = "1";
+    var d = JSON.parse(el.textContent);
+    usersChart(d, d.strings); funnelChart(d, d.strings);
+  }
 })();

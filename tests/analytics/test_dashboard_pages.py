@@ -45,14 +45,21 @@ def test_the_admin_dashboard_shows_the_totals_of_every_event(shop):
     assert 'data-testid="kpi-refunds">1 · ¥560.00<' in html
     assert 'data-testid="kpi-aov">¥386.67<' in html
     assert "Spring Gala" in html and "Hamlet" in html and 'id="stats-data"' in html
-    assert 'data-testid="table-searches_top"' in html  # platform figures for admins
+    # The behaviour log's sections come in a second request, which the page asks for at once.
+    assert 'data-testid="behaviour-loading"' in html and "part=behaviour" in html
+    assert 'data-testid="table-searches_top"' not in html
+    part = client_for(shop.admin).get("/manage/stats/", {**three_days(shop), "part": "behaviour"}).content.decode()
+    assert 'data-testid="table-searches_top"' in part  # platform figures for admins
+    assert 'id="stats-behaviour-data"' in part and 'data-testid="kpi-revenue"' not in part
 
 
 def test_the_publisher_dashboard_counts_only_their_own_events(shop):
     html = client_for(shop.p1).get("/publisher/stats/", three_days(shop)).content.decode()
     assert 'data-testid="kpi-revenue">¥600.00<' in html and 'data-testid="kpi-refunds">0 · ¥0.00<' in html
     assert "Hamlet" not in html
-    assert 'data-testid="table-searches_top"' not in html and 'data-testid="live-counter"' in html
+    assert 'data-testid="live-counter"' in html
+    part = client_for(shop.p1).get("/publisher/stats/", {**three_days(shop), "part": "behaviour"}).content.decode()
+    assert 'data-testid="chart-funnel"' in part and 'data-testid="table-searches_top"' not in part
 
 
 def test_a_publisher_filtering_on_another_publishers_event_gets_a_400_page(shop):
@@ -107,8 +114,9 @@ def test_when_mongodb_does_not_answer_the_behaviour_sections_say_so_and_sales_st
         monkeypatch.setattr(behaviour_figures, name, away)
     page = client_for(shop.admin).get("/manage/stats/", three_days(shop))
     html = page.content.decode()
-    assert page.status_code == 200 and 'data-testid="behaviour-unavailable"' in html
-    assert 'data-testid="kpi-revenue">¥1160.00<' in html
+    assert page.status_code == 200 and 'data-testid="kpi-revenue">¥1160.00<' in html
+    part = client_for(shop.admin).get("/manage/stats/", {**three_days(shop), "part": "behaviour"})
+    assert part.status_code == 200 and 'data-testid="behaviour-unavailable"' in part.content.decode()
     assert client_for(shop.admin).get("/manage/stats/", {"format": "csv", "table": "funnel"}).status_code == 404
     users = csv_rows(client_for(shop.admin).get("/manage/stats/", {**three_days(shop), "format": "csv", "table": "users"}))
     assert users[0] == ["Day", "New accounts"]  # the relational column still exports
