@@ -39,7 +39,11 @@ class SalesDay(models.Model):
     class Meta:
         verbose_name = _("sales roll-up row")
         constraints = [models.UniqueConstraint(fields=["day", "hour", "ticket_type_id"], name="salesday_one_per_hour_type")]
-        indexes = [models.Index(fields=["event_id", "day"], name="salesday_event_day")]
+        # Covering: every figure reads a range of days from this index alone, whatever it groups by
+        # (an index led by event_id made MariaDB scan the whole table to group by event).
+        indexes = [models.Index(fields=["day", "event_id", "ticket_type_id", "hour", "publisher_id", "category_id", "city",
+                                        "tickets", "revenue", "orders", "type_orders", "refunds", "type_refunds",
+                                        "refund_amount"], name="salesday_day_cover")]
 
 
 class SalesRollupDay(models.Model):

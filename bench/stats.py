@@ -13,9 +13,12 @@ paid over the last 365 days with a daily and hourly rhythm (evenings, weekends b
 --tickets tickets exist; 3% of the orders refunded (approved, tickets void). Orders and tickets go
 in with multi-row INSERTs (executemany, ids given), about 20,000 tickets a transaction.
 
-Then each dashboard figure runs --runs times (after one warm-up) for: an administrator's default
+Then the sales roll-up of every day is built (manage.py sales_rollup --all, timed), and each
+dashboard figure runs --runs times (after one warm-up; each sales figure is compared once with
+its live-only answer) for: an administrator's default
 range (the last 30 days, every event), a publisher's 30 days (their 10 events), and an
-administrator's full year (--year-runs, default 5: a year is not the dashboard's default). Prints p50/p95 in ms per figure and scope; the target is p95 < 300 ms per chart.
+administrator's full year (--year-runs, default 5: a year is not the dashboard's default); then the
+sales figures live only (--live-runs, the 30-day scopes), as before the roll-up. Prints p50/p95 in ms per figure and scope; the target is p95 < 300 ms per chart.
 """
 
 import argparse
@@ -198,7 +201,19 @@ def _adapt(row: tuple) -> tuple:
     return tuple(v.astimezone(dt_timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) else v for v in row)
 
 
-def time_figures(runs: int, year_runs: int) -> list[tuple[str, str, float, float]]:
+def rollup_all() -> None:
+    """The sales roll-up of every day (manage.py sales_rollup --all), timed."""
+    from django.core.management import call_command
+
+    started = time.perf_counter()
+    call_command("sales_rollup", "--all")
+    print(f"roll-up of every day built in {time.perf_counter() - started:.1f} s")
+
+
+def time_figures(runs: int, year_runs: int, *, rollup: bool = True,
+                 compare: bool = False) -> list[tuple[str, str, float, float]]:
+    """p50/p95 per figure and scope; rollup=False: live from the orders tables only (sales figures, 30-day
+    scopes). compare: each sales figure is also computed live once and must be equal."""
     from django.db import connection, reset_queries
 
     from accounts.models import Role, User
@@ -221,15 +236,24 @@ def time_figures(runs: int, year_runs: int) -> list[tuple[str, str, float, float
         "admin, 365 days": scope(admin, **{"from": str(today - timedelta(days=364)), "to": str(today)}),
     }
     figures = {
-        **{f"sales by {g}": (lambda s, g=g: stats.sales(scope=s, group_by=g, limit=200)) for g in stats.GROUPS},
-        "heat (weekday x hour)": lambda s: stats.sales_heat(scope=s),
-        "sell-through": lambda s: stats.sell_through(scope=s),
-        "new users by day": lambda s: stats.new_users_by_day(start=s.start, end=s.end),
+        **{f"sales by {g}": (lambda s, g=g, r=rollup: stats.sales(scope=s, group_by=g, limit=200, rollup=r))
+           for g in stats.GROUPS},
+        "heat (weekday x hour)": lambda s, r=rollup: stats.sales_heat(scope=s, rollup=r),
     }
+    if rollup:
+        figures |= {"sell-through": lambda s: stats.sell_through(scope=s),
+                    "new users by day": lambda s: stats.new_users_by_day(start=s.start, end=s.end)}
+    else:
+        scopes.pop("admin, 365 days")  # 10-28 s a figure live
+    print(f"  -- {'roll-up (complete days) + live (today)' if rollup else 'live only'}")
     results = []
     for scope_name, sc in scopes.items():
         for name, figure in figures.items():
-            figure(sc)  # warm-up (and the buffer pool)
+            answer = figure(sc)  # warm-up (and the buffer pool)
+            if compare and name.startswith(("sales", "heat")):
+                live = (stats.sales(scope=sc, group_by=name.split()[-1], limit=200, rollup=False)
+                        if name.startswith("sales") else stats.sales_heat(scope=sc, rollup=False))
+                print(f"  {scope_name:<20} {name:<24} roll-up + live == live only: {answer == live}", flush=True)
             times = []
             for _ in range(year_runs if "365" in scope_name else runs):
                 t0 = time.perf_counter()
@@ -249,13 +273,18 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--year-runs", type=int, default=5, help="runs per figure over the full year (slow)")
+    parser.add_argument("--live-runs", type=int, default=5, help="runs per sales figure live only (30 days; 0: none)")
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     setup(args.refill)
     build(args.tickets, random.Random(args.seed))
+    rollup_all()
     print(f"timing {args.runs} runs per figure (after one warm-up):")
-    results = time_figures(args.runs, args.year_runs)
+    results = time_figures(args.runs, args.year_runs, compare=True)
+    if args.live_runs:
+        print(f"timing {args.live_runs} runs per sales figure, live only (what stats did before the roll-up):")
+        time_figures(args.live_runs, 0, rollup=False)
     default = [r for r in results if r[0] != "admin, 365 days"]
     worst = max(default, key=lambda r: r[3])
     print(f"worst p95 on the dashboards' default ranges: {worst[3]:.1f} ms ({worst[0]}, {worst[1]}); "
