@@ -136,6 +136,7 @@ class _Writer:
                     break
             if lines:
                 self._anonymise(lines)
+                self._remember(lines)
                 self.pending.extend(lines)
                 while len(self.pending) > MAX_PENDING:
                     self.pending.popleft()
@@ -146,6 +147,15 @@ class _Writer:
                 self._idle.set()
             elif self.pending and self.mongo.is_down():
                 time.sleep(0.2)
+
+    def _remember(self, lines: list[dict]) -> None:
+        """Signed-in users' newest interactions for the recommendations, in Redis (analytics.recent)."""
+        from analytics import recent
+
+        try:
+            recent.remember(lines)
+        except Exception:  # noqa: BLE001 - a cache of the log must never hold the log up
+            log.warning("behaviour log: could not keep the newest lines in Redis", exc_info=True)
 
     def _anonymise(self, lines: list[dict]) -> None:
         ids = {line["user_id"] for line in lines if line["user_id"] is not None}

@@ -24,6 +24,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics import recent
 from analytics.documents import Action, BehaviourLog, UserEmbedding
 from analytics.recs import index as recs_index
 from events.models import Event
@@ -226,11 +227,16 @@ def _personal_vector(user, loaded: recs_index.RecsIndex, lines: list[dict]) -> t
 
 def _taste(user, loaded: recs_index.RecsIndex) -> tuple[np.ndarray | None, list[tuple[int, np.ndarray]], set[int]]:
     """(taste vector, [(event id, vector)] of the recent lines, ids of the recently touched events), kept in
-    the cache for TASTE_SECONDS per user and index version: one MongoDB read per user and while, not per page."""
+    the cache for TASTE_SECONDS per user and index version. The lines come from Redis (analytics.recent), or
+from MongoDB the first time a user is asked about."""
     key = f"recs:taste:{user.pk}:{loaded.version}"
     kept = cache.get(key)
     if kept is None:
-        lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), None)
+        lines = recent.read(user.pk)  # kept in Redis by the behaviour-log writer
+        if lines is None:  # not known there yet: MongoDB, once
+            lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), None)
+            if lines is not None:
+                recent.fill(user.pk, lines)
         vector, sources = _personal_vector(user, loaded, lines or [])
         kept = (vector.astype(np.float32).tobytes() if vector is not None else None, [pk for pk, _v in sources],
                 sorted({int(line["event_id"]) for line in lines or []}))
