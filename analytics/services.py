@@ -89,6 +89,13 @@ def sales_first_day() -> date | None:
     return timezone.localtime(first).date() if first else None
 
 
+def sales_days_all() -> list[date]:
+    """Every local day from the first paid order's to today (today only when nothing was paid)."""
+    today = timezone.localdate()
+    first = min(sales_first_day() or today, today)
+    return [first + timedelta(days=n) for n in range((today - first).days + 1)]
+
+
 def sales_rollup_missing_days(*, limit: int | None = None) -> list[date]:
     """Past local days (before today, from the first paid order on) not rolled up since they ended, oldest first."""
     day = sales_first_day()

@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Role, User
 from analytics import stats
 from analytics.models import SalesDay, SalesRollupDay
 from analytics.services import sales_rollup_beat, sales_rollup_refresh
@@ -124,3 +125,17 @@ def test_the_command_rolls_up_a_range_or_every_day(shop):
     call_command("sales_rollup", "--all", stdout=out)
     assert SalesRollupDay.objects.count() == (timezone.localdate() - shop.day).days + 1
     assert "days" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_rolls_up_the_days_of_its_backdated_sales(behaviour, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", buyers=6, history_days=5, stdout=StringIO())
+    paid = Order.objects.exclude(paid_at=None).order_by("paid_at").first()
+    first = timezone.localtime(paid.paid_at).date()
+    assert set(SalesRollupDay.objects.values_list("day", flat=True)) >= {
+        first + timedelta(days=n) for n in range((timezone.localdate() - first).days + 1)}
+    admin = User.objects.filter(role=Role.ADMIN).first()
+    scope = scope_of(admin, **{"from": first, "to": timezone.localdate()})
+    assert figures(scope, rollup=True) == figures(scope, rollup=False)
+    assert stats.sales_totals(days=stats.sales(scope=scope, group_by="day"))["orders"] > 0

@@ -1,9 +1,8 @@
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from analytics.services import sales_first_day, sales_rollup_refresh
+from analytics.services import sales_days_all, sales_rollup_refresh
 
 
 class Command(BaseCommand):
@@ -16,12 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--to", dest="end", type=date.fromisoformat, help="last local day (YYYY-MM-DD)")
 
     def handle(self, *args, all, start, end, **options):
-        today = timezone.localdate()
         if all and (start or end):
             raise CommandError("Give either --all or --from/--to, not both.")
         if all:
-            first = min(sales_first_day() or today, today)  # every day, also those rolled up already
-            days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
+            days = sales_days_all()  # every day, also those rolled up already
         elif start or end:
             start, end = start or end, end or start
             if start > end:

@@ -37,6 +37,10 @@ class Command(BaseCommand):
         except Exception as exc:  # noqa: BLE001 - MongoDB away: the history below says so too
             self.stderr.write(f"MongoDB indexes not made: {exc}")
         made = history.seed_history(buyers=buyers, days=history_days)
+        if made.orders:  # backdated sales: the roll-up of every day (a beat during the seeding may have rolled some up)
+            from analytics.services import sales_days_all, sales_rollup_refresh
+
+            sales_rollup_refresh(days=sales_days_all())
         if made.lines:  # a new history: build the recommendations from it in the background (the outbox)
             from analytics.tasks import recs_rebuild_soon  # noqa: F401 - registers the outbox handler
             from ticketing.outbox import outbox_add
