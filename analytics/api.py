@@ -20,10 +20,13 @@ from analytics.serializers import HeatSerializer, SalesSerializer, SessionsSeria
 
 ERRORS = OpenApiResponse(ErrorSerializer)
 TAGS = ["stats"]
-FILTERS = [
+RANGE = [
     OpenApiParameter("date", OpenApiTypes.DATE, description="One local day, YYYY-MM-DD (instead of from/to)."),
     OpenApiParameter("from", OpenApiTypes.DATE, description="First local day (Asia/Shanghai), YYYY-MM-DD; default: 29 days before `to`."),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last local day, YYYY-MM-DD, inclusive; default: today."),
+]
+FILTERS = [
+    *RANGE,
     OpenApiParameter("event", int, description="Only this event (a publisher: one of theirs)."),
     OpenApiParameter("publisher", int, description="Only this publisher's events (administrators only)."),
     OpenApiParameter("category", int, description="Only events in this category or below it."),

@@ -7,43 +7,20 @@ messages in the caller's language; when MongoDB does not answer, 503
 (analytics.behaviour.BehaviourUnavailable).
 """
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import ErrorSerializer
 from analytics import behaviour
+from analytics.api import ERRORS, FILTERS, RANGE, TAGS, stats_scope
 from analytics.behaviour_serializers import ActivitySerializer, FunnelSerializer, SearchesSerializer
 from analytics.permissions import MayReadPlatformStats, MayReadStats
-from analytics.scope import StatsFilterForm, StatsScope
 from analytics.stats import new_users_by_day
 from events.models import Event
 
-ERRORS = OpenApiResponse(ErrorSerializer)
 UNAVAILABLE = OpenApiResponse(ErrorSerializer, description="The behaviour log (MongoDB) does not answer; "
                               "try again later. Sales figures (/api/stats/sales) still answer.")
-TAGS = ["stats"]
-RANGE = [
-    OpenApiParameter("date", str, description="One local day, YYYY-MM-DD (instead of from/to)."),
-    OpenApiParameter("from", str, description="First local day (Asia/Shanghai), YYYY-MM-DD; default: 29 days before `to`."),
-    OpenApiParameter("to", str, description="Last local day, YYYY-MM-DD, inclusive; default: today."),
-]
-FILTERS = [
-    *RANGE,
-    OpenApiParameter("event", int, description="Only this event (a publisher: one of theirs)."),
-    OpenApiParameter("publisher", int, description="Only this publisher's events (administrators only)."),
-    OpenApiParameter("category", int, description="Only events in this category or below it."),
-]
-
-
-def _scope(request) -> StatsScope:
-    """The scope of the request's filters, or a 400 with the form's messages (`from`, not `from_`)."""
-    form = StatsFilterForm(request.GET, user=request.user)
-    if not form.is_valid():
-        names = {"from_": "from", "__all__": "non_field_errors"}
-        raise ValidationError({names.get(field, field): list(messages) for field, messages in form.errors.items()})
-    return form.scope()
 
 
 class FunnelView(APIView):
@@ -60,7 +37,7 @@ class FunnelView(APIView):
         tags=TAGS,
     )
     def get(self, request):
-        scope = _scope(request)
+        scope = stats_scope(request)
         by_event = behaviour.funnel_by_event(scope=scope)
         titles = dict(Event.objects.filter(pk__in=[row["event_id"] for row in by_event]).values_list("pk", "title"))
         body = {"start": scope.start, "end": scope.end, "steps": behaviour.funnel(scope=scope),
@@ -81,7 +58,7 @@ class ActivityView(APIView):
         tags=TAGS,
     )
     def get(self, request):
-        scope = _scope(request)
+        scope = stats_scope(request)
         days = behaviour.active_by_day(scope=scope)
         new = {}
         if scope.event_ids is None:
@@ -104,7 +81,7 @@ class SearchesView(APIView):
         tags=TAGS,
     )
     def get(self, request):
-        scope = _scope(request)
+        scope = stats_scope(request)
         body = {"start": scope.start, "end": scope.end,
                 "top": behaviour.searches_top(start=scope.start, end=scope.end),
                 "empty": behaviour.searches_empty(start=scope.start, end=scope.end)}

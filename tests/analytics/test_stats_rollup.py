@@ -6,7 +6,7 @@ sale), plus a sale today and a refund approved today of an order paid five days 
 """
 
 import uuid
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from io import StringIO
 
 import pytest
