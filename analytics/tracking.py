@@ -125,28 +125,36 @@ class _Writer:
     def _run(self, queue: Queue) -> None:
         while True:
             try:
-                first = queue.get(timeout=0.5 if self.pending else None)
-                lines = [first]
+                self._step(queue)
+            except Exception:  # noqa: BLE001 - the writer thread must outlive anything one batch meets
+                log.warning("behaviour log: writer step failed; going on", exc_info=True)
+                time.sleep(0.5)
+
+    def _step(self, queue: Queue) -> None:
+        """Take what is queued (waiting for the first line), then write what is pending."""
+        try:
+            first = queue.get(timeout=0.5 if self.pending else None)
+            lines = [first]
+        except Empty:
+            lines = []
+        while len(lines) < BATCH * 4:
+            try:
+                lines.append(queue.get_nowait())
             except Empty:
-                lines = []
-            while len(lines) < BATCH * 4:
-                try:
-                    lines.append(queue.get_nowait())
-                except Empty:
-                    break
-            if lines:
-                self._anonymise(lines)
-                self._remember(lines)
-                self.pending.extend(lines)
-                while len(self.pending) > MAX_PENDING:
-                    self.pending.popleft()
-                    self.lost += 1
-            if self.pending and not self.mongo.is_down():
-                self._write()
-            if not self.pending and queue.empty():
-                self._idle.set()
-            elif self.pending and self.mongo.is_down():
-                time.sleep(0.2)
+                break
+        if lines:
+            self._anonymise(lines)
+            self._remember(lines)
+            self.pending.extend(lines)
+            while len(self.pending) > MAX_PENDING:
+                self.pending.popleft()
+                self.lost += 1
+        if self.pending and not self.mongo.is_down():
+            self._write()
+        if not self.pending and queue.empty():
+            self._idle.set()
+        elif self.pending and self.mongo.is_down():
+            time.sleep(0.2)
 
     def _remember(self, lines: list[dict]) -> None:
         """Signed-in users' newest interactions for the recommendations, in Redis (analytics.recent)."""
@@ -161,14 +169,17 @@ class _Writer:
         ids = {line["user_id"] for line in lines if line["user_id"] is not None}
         if not ids:
             return
-        close_old_connections()
         try:
+            close_old_connections()
             hidden = _opted_out(ids)
         except Exception:  # noqa: BLE001 - without the database nobody's id is written
             log.warning("behaviour log: could not read who opted out; logging this batch anonymously", exc_info=True)
             hidden = ids
         finally:
-            close_old_connections()
+            try:
+                close_old_connections()
+            except Exception:  # noqa: BLE001 - a connection that cannot even close is dropped with the thread's turn
+                pass
         for line in lines:
             if line["user_id"] in hidden:
                 line["user_id"] = None

@@ -61,3 +61,21 @@ def test_pages_do_not_wait_for_a_dead_mongodb_and_logging_resumes_after(client, 
     BehaviourLog._collection = None
     tracking._writer.mongo.until = 0.0
     assert len(behaviour.lines(action="event_view", anon_id="x1")) == 20
+
+
+def test_the_writer_outlives_a_database_that_fails_it_and_writes_such_lines_anonymously(behaviour, monkeypatch):
+    def broken():
+        raise RuntimeError("no database here")
+
+    monkeypatch.setattr(tracking, "close_old_connections", broken)
+    user = UserFactory()
+    tracking.track(Action.EVENT_VIEW, user=user, anon_id="w1", event_id=3)
+    behaviour.flush()
+    monkeypatch.setattr(tracking, "_opted_out", lambda ids: 1 / 0)  # fails outside any guard it had before
+    monkeypatch.setattr(tracking._Writer, "_anonymise", lambda self, lines: 1 / 0)
+    tracking.track(Action.EVENT_VIEW, user=user, anon_id="w2", event_id=4)
+    tracking.flush(3)
+    monkeypatch.undo()
+    tracking.track(Action.EVENT_VIEW, user=user, anon_id="w3", event_id=5)
+    lines = behaviour.lines()
+    assert [(line["anon_id"], line["user_id"]) for line in lines] == [("w1", None), ("w3", user.pk)]
