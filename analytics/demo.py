@@ -394,6 +394,8 @@ class _History:
 
     def _line(self, action: str, at: datetime, *, buyer: _Buyer | None = None, anon: str = "", event: int | None = None,
               session: int | None = None, details: dict | None = None) -> None:
+        if at > self.now:  # a visit that began just before now: what it would do next has not happened yet
+            return
         line = {"user_id": buyer.user.pk if buyer else None, "anon_id": buyer.anon if buyer else anon,
                 "action": action, "event_id": event, "session_id": session, "timestamp": at, "details": details or {}}
         self.count += 1

@@ -12,7 +12,7 @@ read MongoDB as before.
 import json
 from datetime import UTC, datetime
 
-from django.conf import settings
+from django.core.cache import cache
 from django_redis import get_redis_connection
 
 from analytics.documents import Action
@@ -24,7 +24,8 @@ _END = "-"  # the marker at the end of every list
 
 
 def _key(user_id: int) -> str:
-    return f"{settings.CACHE_KEY_PREFIX}:recs:recent:{user_id}"
+    """In the cache's own key space (its prefix and version), so whatever clears the cache clears these too."""
+    return cache.make_key(f"recs:recent:{user_id}")
 
 
 def _client():
