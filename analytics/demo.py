@@ -178,7 +178,9 @@ class HistorySkipped(Exception):
 
 
 def history_exists() -> bool:
-    return Order.objects.filter(user__username__startswith=BUYER_PREFIX).exists()
+    """The demo buyers are made only in the transaction that writes their history: if they exist, it does
+    (their orders would not say so: in a short history only the demo customer may have bought)."""
+    return User.objects.filter(username__regex=rf"^{BUYER_PREFIX}[0-9]{{3}}$").exists()
 
 
 def seed_history(*, buyers: int = DEFAULT_BUYERS, days: int = DEFAULT_DAYS, now: datetime | None = None) -> HistoryResult:
@@ -259,6 +261,7 @@ class _Buyer:
     bought: Counter = field(default_factory=Counter)  # (session, type) -> tickets
     ledger: list = field(default_factory=list)  # (time, kind, amount, order or None, once key, reason)
     balance: Decimal = Decimal("0")
+    granted: bool = False  # a wallet that exists had its grant already
     wallet_at: datetime | None = None
     last_seen: datetime | None = None
 
@@ -344,7 +347,9 @@ class _History:
     def _buyers(self) -> list[_Buyer]:
         rng = self.rng
         buyers = []
-        for user, taste in demo_buyers():
+        known = demo_buyers()
+        wallets = dict(Wallet.objects.filter(user__in=[user for user, _taste in known]).values_list("user_id", "balance"))
+        for user, taste in known:
             index = 0 if user.username == "customer" else int(user.username[len(BUYER_PREFIX):])
             if index and rng.random() < 0.6:  # most signed up during these weeks: the new-users chart
                 joined = self._moment(self.start, self.now - timedelta(days=2))
@@ -357,8 +362,10 @@ class _History:
                 weight = 1.0 if liked and home else 0.08 if liked else 0.02 if home else 0.0
                 if weight:
                     weights[event.id] = weight * event.popularity
-            buyers.append(_Buyer(index=index, user=user, taste=taste, anon=self._anon_id(), joined=joined,
-                                 weights=weights))
+            buyer = _Buyer(index=index, user=user, taste=taste, anon=self._anon_id(), joined=joined, weights=weights)
+            if user.pk in wallets:  # the demo customer who has bought already: pay from what is there
+                buyer.balance, buyer.granted = wallets[user.pk], True
+            buyers.append(buyer)
         self.buyers_by_index = {b.index: b for b in buyers}
         return buyers
 
@@ -599,7 +606,7 @@ class _History:
             session.stock[type_id][1] += purchase.quantity
         if buyer.wallet_at is None:  # the wallet opens on the first purchase, with its grant
             buyer.wallet_at = at - timedelta(seconds=2)
-            if self.grant > 0:
+            if self.grant > 0 and not buyer.granted:
                 buyer.ledger.append((buyer.wallet_at, LedgerKind.GRANT, self.grant, None, "grant", ""))
                 buyer.balance += self.grant
         if order.total > 0:
@@ -844,11 +851,8 @@ class _History:
         for b in with_wallet:
             wallet = wallets[b.user.pk]
             balance = wallet.balance
-            fresh = b.user.pk not in existing
             last = b.wallet_at
             for at, kind, amount, order, key, reason in sorted(b.ledger, key=lambda e: e[0]):
-                if kind == LedgerKind.GRANT and not fresh:
-                    continue  # an existing wallet had its grant already
                 balance += amount
                 once = f"grant:{wallet.pk}" if key == "grant" else f"{key}:{order.pk}" if key else None
                 entry = LedgerEntry(wallet=wallet, kind=kind, amount=amount, balance_after=balance, order=order,
@@ -857,7 +861,7 @@ class _History:
                 entry.created_at = at
                 entries.append(entry)
                 last = at
-            wallet.balance, wallet.updated_at = balance, last
+            wallet.balance, wallet.updated_at = balance, max(last, wallet.updated_at) if wallet.updated_at else last
             changed.append(wallet)
         _create_backdated(LedgerEntry, entries)
         _update_rows(Wallet, changed, ["balance", "updated_at"])

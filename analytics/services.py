@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
-from analytics.models import SalesDay, SalesRollupDay
+from analytics.models import SalesDay, SalesDayEvent, SalesDayType, SalesRollupDay
 from events.models import Event
 from orders.models import Order, RefundStatus, Ticket
 
@@ -61,11 +61,32 @@ def _day_rows(day: date) -> list[SalesDay]:
             for (hour, type_id), r in sorted(rows.items())]
 
 
+# The coarser roll-ups: (model, the column a row is per, the columns summed). Per event, `orders` and
+# `refunds` add up (each order counts once already); per ticket type, `type_orders` and `type_refunds`.
+DIMENSIONS = ("event_id", "publisher_id", "city", "category_id")
+COARSER = ((SalesDayEvent, "event_id", ("tickets", "revenue", "orders", "refunded_tickets", "refund_amount", "refunds")),
+           (SalesDayType, "ticket_type_id", ("tickets", "revenue", "type_orders", "refunded_tickets", "refund_amount",
+                                             "type_refunds")))
+
+
+def _summed(rows: list[SalesDay], model, per: str, summed: tuple[str, ...]) -> list:
+    """A day's hourly rows summed per `per` (the event, or the ticket type) into `model` rows."""
+    totals: dict = {}
+    for row in rows:
+        total = totals.get(getattr(row, per))
+        if total is None:
+            total = totals[getattr(row, per)] = model(
+                day=row.day, **{name: getattr(row, name) for name in {per, *DIMENSIONS}}, **dict.fromkeys(summed, 0))
+        for name in summed:
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    return list(totals.values())
+
+
 def sales_rollup_refresh(*, days: list[date] | None = None) -> int:
     """Recompute the roll-up of the given local days (default: yesterday and today); the rows written.
 
     Each day in its own transaction: its rows are deleted, then written from one aggregate of the
-    sales and one of the refunds (bulk_create), and the day is marked refreshed at the time the
+    sales and one of the refunds (bulk_create; SalesDayEvent and SalesDayType from the same rows), and the day is marked refreshed at the time the
     refresh began (analytics.stats reads a day from the roll-up only if that is after the day ended).
     """
     if days is None:
@@ -78,6 +99,9 @@ def sales_rollup_refresh(*, days: list[date] | None = None) -> int:
             SalesDay.objects.filter(day=day).delete()
             rows = _day_rows(day)
             SalesDay.objects.bulk_create(rows, batch_size=2000)
+            for model, per, summed in COARSER:
+                model.objects.filter(day=day).delete()
+                model.objects.bulk_create(_summed(rows, model, per, summed), batch_size=2000)
             SalesRollupDay.objects.update_or_create(day=day, defaults={"refreshed_at": began})
         written += len(rows)
     return written

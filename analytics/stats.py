@@ -42,7 +42,7 @@ from django.utils.translation import get_language
 
 from accounts.models import User
 from events.models import Category, Event
-from analytics.models import SalesDay, SalesRollupDay
+from analytics.models import SalesDay, SalesDayEvent, SalesDayType, SalesRollupDay
 from analytics.scope import StatsScope
 from orders.models import RefundStatus, Ticket
 from tickets.models import HoldItem, TicketType, HoldStatus, SeatStatus, Session, SessionSeat, Stock
@@ -135,7 +135,7 @@ def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None,
     By day: one row per day of the scope, oldest first, days without sales at zero. Otherwise one row
     per event / ticket type / publisher / city / category that sold or refunded, most revenue first
     (`limit` rows at most). Days rolled up since they ended are read from the roll-up (one statement,
-    analytics.models.SalesDay); the others (today, days never rolled up) from the orders tables: two
+    analytics.models.SalesDayEvent, or SalesDayType by ticket type); the others (today, days never rolled up) from the orders tables: two
     aggregate statements (the sales and the refunds) per run of such days. `rollup=False`: live only.
     Rows: {key, label, revenue, tickets, orders, refunds, refund_amount, net, aov}. The GROUP BY is on ids
     (a day, or the city) only; the labels of the rows kept come from one lookup by primary key after.
@@ -150,9 +150,11 @@ def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None,
         refunded = (_refunded_tickets(part).annotate(key=_key(group_by, refunds=True)).values("key").order_by()
                     .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
         _add(rows, [*sold, *refunded])
-    if rolled:
-        orders, refunds = ("type_orders", "type_refunds") if group_by == "ticket_type" else ("orders", "refunds")
-        _add(rows, _rolled_up(scope, rolled).values(key=F(ROLLUP_COLUMNS[group_by])).order_by().annotate(
+    if rolled:  # from the rows per ticket type, or per event for every other figure
+        by_type = group_by == "ticket_type"
+        orders, refunds = ("type_orders", "type_refunds") if by_type else ("orders", "refunds")
+        rolled_rows = _rolled_up(scope, rolled, SalesDayType if by_type else SalesDayEvent)
+        _add(rows, rolled_rows.values(key=F(ROLLUP_COLUMNS[group_by])).order_by().annotate(
             revenue=Sum("revenue"), tickets=Sum("tickets"), orders=Sum(orders), refunds=Sum(refunds),
             refund_amount=Sum("refund_amount")))
     if group_by == "day":
@@ -209,10 +211,10 @@ def _split(scope: StatsScope, rollup: bool) -> tuple[set[date], list[StatsScope]
     return rolled, live
 
 
-def _rolled_up(scope: StatsScope, rolled: set[date]) -> QuerySet:
+def _rolled_up(scope: StatsScope, rolled: set[date], model=SalesDay) -> QuerySet:
     first, last = min(rolled), max(rolled)
-    rows = (SalesDay.objects.filter(day__gte=first, day__lte=last) if (last - first).days + 1 == len(rolled)
-            else SalesDay.objects.filter(day__in=sorted(rolled)))
+    rows = (model.objects.filter(day__gte=first, day__lte=last) if (last - first).days + 1 == len(rolled)
+            else model.objects.filter(day__in=sorted(rolled)))
     return _in_scope(rows, scope)
 
 

@@ -250,7 +250,7 @@ def _choices(user: User) -> dict:
         events = events.filter(publisher=user)
     choices = {"events": list(events.values_list("pk", "title")[:500]),
                "categories": [(c.pk, c.name_zh if (get_language() or "").startswith("zh") else c.name_en)
-                              for c in Category.get_tree()]}
+                              for c in Category.objects.get_tree()]}
     if user.role == Role.ADMIN:
         choices["publishers"] = [(u.pk, str(u)) for u in User.objects.filter(role=Role.PUBLISHER).order_by("username")[:500]]
     return choices

@@ -11,7 +11,7 @@
    two favourite categories of the catalogue, a home city, 20% noise), as arrays. The build takes these
    arrays as the rebuild takes its log scan: jieba + tf-idf + SVD for content, BM25 + truncated SVD of the
    user × event matrix, the FAISS index (HNSW above 20,000 events), saved as a version. Printed: each step,
-   the whole build with jieba cold (first build) and with the token cache (every later rebuild).
+   the whole build twice (the first in a new process, as the beat's worker does it, then again).
 3. Log scan, reported apart: --scan-sample lines are inserted into an nx-27017 MongoDB (the embedded
    one, its own process and port) and scanned as the rebuild scans them; the time for 2,000,000 lines is
    extrapolated from it (linear: one find, one pass), and says so.
@@ -90,7 +90,7 @@ def catalogue_arrays(n_events: int):
     return ids, category, city
 
 
-def build(interactions, *, now: datetime, cold_tokens: bool) -> dict[str, float]:
+def build(interactions, *, now: datetime) -> dict[str, float]:
     """What recs_rebuild does after its log scan, on arrays: catalogue + tokens, vectors, FAISS, save."""
     import numpy as np
 
@@ -100,18 +100,12 @@ def build(interactions, *, now: datetime, cold_tokens: bool) -> dict[str, float]
 
     timings = {}
     clock = Clock()
-    if cold_tokens:
-        recs_build.TokenCache().path.unlink(missing_ok=True)
     events = recs_build.catalogue(since=now - timedelta(days=recs_build.LOG_DAYS))
     by_id = {e["id"]: e for e in events}
     ordered = [by_id[int(pk)] for pk in interactions.event_ids]
     timings["catalogue read"] = clock.lap()
-    cache = recs_build.TokenCache()
-    documents = [cache.get((e["id"], e["updated_at"].timestamp()), lambda e=e: vec.EventText(
-        event_id=e["id"], title=e["title"], description=recs_build._strip_html(e["description"]),
-        categories=e["categories"], tags=e["tags"], city=e["city"]).document()) for e in ordered]
-    cache.save()
-    timings["jieba tokens" + (" (cold)" if cold_tokens else " (cached)")] = clock.lap()
+    documents = recs_build.documents(ordered)
+    timings["jieba tokens (jieba-rs)"] = clock.lap()
     built = recs_build.build_vectors(interactions, documents)
     timings["behaviour BM25 + SVD, content tf-idf + SVD"] = clock.lap()
     print(f"  (of which behaviour {built.seconds['behaviour_svd']:.1f} s, content {built.seconds['content_tfidf_svd']:.1f} s wall)")
@@ -281,8 +275,8 @@ def run(args, env: dict) -> int:
         cold = warm = float("nan")
         print(f"--http-only: serving {last.version} of the last run")
     else:
-        cold = print_timings("index build, first (jieba cold)", build(synthetic.interactions, now=now, cold_tokens=True))
-        warm = print_timings("index build, again (tokens cached)", build(synthetic.interactions, now=now, cold_tokens=False))
+        cold = print_timings("index build, first in this process", build(synthetic.interactions, now=now))
+        warm = print_timings("index build, again", build(synthetic.interactions, now=now))
         measure_scan(synthetic, sample=args.scan_sample, total=args.lines, now=now)
 
     # The API's users: the first --api-users synthetic users, as bench buyers with their lines and embeddings.

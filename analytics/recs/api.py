@@ -9,7 +9,7 @@ from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from analytics.recs import index as recs_index
 from analytics.recs.query import recommend_for_user
-from analytics.recs.serializers import RecommendParamsSerializer, RecommendResponseSerializer
+from analytics.recs.serializers import RecommendParamsSerializer, RecommendResponseSerializer, card
 from ticketing.errors import Forbidden, NotFound
 
 
@@ -39,5 +39,6 @@ class RecommendView(APIView):
         recs = recommend_for_user(user=user, k=params.validated_data["k"],
                                   city=params.validated_data.get("city") or None)
         loaded = recs_index.current()
-        body = {"user": user.pk, "index_version": loaded.version if loaded else None, "results": recs}
-        return Response(RecommendResponseSerializer(body, context={"request": request}).data)
+        # RecommendResponseSerializer's shape, built directly (serializers.card).
+        return Response({"user": user.pk, "index_version": loaded.version if loaded else None,
+                         "results": [card(rec, request=request) for rec in recs]})

@@ -5,7 +5,6 @@
 """
 
 import logging
-import pickle
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -123,28 +122,11 @@ def scan_logs(*, now: datetime, days: int = LOG_DAYS) -> LogScan:
                    lines=len(visitors), seconds=time.perf_counter() - started)
 
 
-class TokenCache:
-    """Cut documents of events by (id, updated_at), kept between rebuilds: jieba costs ~0.3 ms a text."""
-
-    def __init__(self) -> None:
-        self.path = recs_index.directory() / f"tokens-{vec.DESCRIPTION_CHARS}.pickle"  # a new cut, a new cache
-        try:
-            self.entries: dict = pickle.loads(self.path.read_bytes())
-        except Exception:  # noqa: BLE001 - no cache yet, or an unreadable one: start over
-            self.entries = {}
-        self.used: dict = {}
-
-    def get(self, key, make):
-        words = self.entries.get(key)
-        if words is None:
-            words = make()
-        self.used[key] = words
-        return words
-
-    def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(self.path)
+def documents(events: list[dict]) -> list[list[str]]:
+    """The cut document of each catalogue event (vectors.EventText). Cut afresh at every rebuild: jieba-rs
+    takes about 30 µs an event, less than keeping the cuts in a file would cost to read and write."""
+    return [vec.EventText(event_id=e["id"], title=e["title"], description=_strip_html(e["description"]),
+                          categories=e["categories"], tags=e["tags"], city=e["city"]).document() for e in events]
 
 
 def catalogue(*, since: datetime):
@@ -159,9 +141,13 @@ def catalogue(*, since: datetime):
     rows = list(Event.objects.filter(end_time__gte=since).order_by("pk").annotate(
         opening=Substr("description", 1, 4 * vec.DESCRIPTION_CHARS)).values_list(  # room for the markup
         "pk", "title", "opening", "city", "category_id", "status", "end_time", "updated_at"))
+    # Every event's tags, without a join to the events: MariaDB went tag by tag, then to each event's wide
+    # row (7 s at 100,000 events); the pairs alone are a short scan, and the ids not wanted are dropped here.
+    wanted = {row[0] for row in rows}
     tags: dict[int, list[str]] = {}
-    for event_id, name in Event.tags.through.objects.filter(event__end_time__gte=since).values_list("event_id", "tag__name"):
-        tags.setdefault(event_id, []).append(name)
+    for event_id, name in Event.tags.through.objects.order_by().values_list("event_id", "tag__name"):
+        if event_id in wanted:
+            tags.setdefault(event_id, []).append(name)
     events = []
     for pk, title, description, city, category_id, status, end_time, updated_at in rows:
         path = categories.get(category_id, ("", "", ""))[0]
@@ -194,13 +180,9 @@ def training_data(*, now: datetime, timings: dict | None = None):
     interactions = Interactions(visitor=inter.visitor[keep], event=mapped[keep], weight=inter.weight[keep],
                                 age_days=inter.age_days[keep], n_visitors=inter.n_visitors,
                                 event_ids=np.asarray([e["id"] for e in events], dtype=np.int64))
-    cache = TokenCache()
-    documents = [cache.get((e["id"], e["updated_at"].timestamp()), lambda e=e: vec.EventText(
-        event_id=e["id"], title=e["title"], description=_strip_html(e["description"]), categories=e["categories"],
-        tags=e["tags"], city=e["city"]).document()) for e in events]
-    cache.save()
+    cut = documents(events)
     timings["catalogue_and_tokens"] = time.perf_counter() - started
-    return scan, interactions, events, documents
+    return scan, interactions, events, cut
 
 
 @dataclass

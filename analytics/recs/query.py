@@ -38,7 +38,11 @@ RECENT_LINES = 50
 MONGO_DEADLINE = 0.25  # seconds a page waits for MongoDB before answering without it
 POPULAR_CACHE_SECONDS = 300
 TASTE_SECONDS = 30  # a user's taste from their recent lines is read again after this
+TASTE_FORMAT = 2  # in the cache key: a process of a newer release never unpickles an older Taste
 BOUGHT = ("paid", "used", "refund_requested")
+# What a recommended card (templates/analytics/recs/card.html, the API's results) reads of an event.
+CARD_FIELDS = ("title", "start_time", "city", "cover", "price_min", "price_max", "category__slug",
+               "category__name_zh", "category__name_en")
 
 _mongo_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recs-mongo")
 _mongo = Backoff("MongoDB (recommendations)", seconds=10.0)  # it failed: left alone for a while
@@ -78,21 +82,24 @@ def _age_days(stamp: datetime, now: datetime) -> float:
     return max((now - stamp).total_seconds() / 86400.0, 0.0)
 
 
-def _bought_event_ids(user) -> set[int]:
+def _bought(buyer_id: int):
+    """The ids of the events this buyer has bought, as a subquery."""
     from orders.models import Order
 
-    return set(Order.objects.filter(user_id=user.pk, status__in=BOUGHT).values_list("event_id", flat=True))
+    return Order.objects.filter(user_id=buyer_id, status__in=BOUGHT).order_by().values("event_id")
 
 
-def _visible(ids: list[int], *, city: str | None = None) -> set[int]:
-    """Those of `ids` a buyer may get a ticket for now (the catalogue's own rule): ids only, a primary-key
-    range read, no ordering."""
+def _visible(ids: list[int], *, city: str | None = None, buyer_id: int | None = None) -> set[int]:
+    """Those of `ids` a buyer may get a ticket for now (the catalogue's own rule), without the events
+    `buyer_id` has bought: ids only, a primary-key range read, no ordering, one statement."""
     from events.selectors import event_search
 
     if not ids:
         return set()
-    return set(event_search(available_only=True, city=city or "").filter(pk__in=ids).order_by()
-               .values_list("pk", flat=True))
+    visible = event_search(available_only=True, city=city or "").filter(pk__in=ids).order_by()
+    if buyer_id is not None:
+        visible = visible.exclude(pk__in=_bought(buyer_id))
+    return set(visible.values_list("pk", flat=True))
 
 
 def _events(ids) -> dict[int, Event]:
@@ -100,7 +107,7 @@ def _events(ids) -> dict[int, Event]:
     if not ids:
         return {}
     return {event.pk: event for event in Event.objects.filter(pk__in=list(ids)).select_related("category")
-            .defer("search_text", "description")}
+            .only(*CARD_FIELDS)}
 
 
 def _as_recs(picked: list[tuple[int, float, str]]) -> list[Rec]:
@@ -163,7 +170,8 @@ def _browsed_city(match: dict):
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _cold_picks(*, k: int, city: str | None, exclude: set[int]) -> list[tuple[int, float, str]]:
+def _cold_picks(*, k: int, city: str | None, exclude: set[int], buyer_id: int | None = None) -> list[tuple[int, float, str]]:
+    """Popular then soonest events (see cold_start), minus `exclude` and what `buyer_id` bought."""
     from events.selectors import event_search
 
     loaded = recs_index.current()
@@ -175,15 +183,17 @@ def _cold_picks(*, k: int, city: str | None, exclude: set[int]) -> list[tuple[in
         chunk = max(k * 3, 30)
         for begin in range(0, len(popular), chunk):  # most popular first, a few dozen ids a query
             block = [pk for pk in popular[begin:begin + chunk] if pk not in taken]
-            visible = _visible(block, city=where)
+            visible = _visible(block, city=where, buyer_id=buyer_id)
             for pk in block:
                 if pk in visible and len(picked) < k:
                     picked.append((pk, 1.0 / (popular.index(pk) + 1), reason))
                     taken.add(pk)
             if len(picked) >= k:
                 return picked
-        soon = (event_search(available_only=True, city=where or "", sort="start").exclude(pk__in=taken)
-                .values_list("pk", flat=True)[: k - len(picked)])
+        soon = event_search(available_only=True, city=where or "", sort="start").exclude(pk__in=taken)
+        if buyer_id is not None:
+            soon = soon.exclude(pk__in=_bought(buyer_id))
+        soon = soon.values_list("pk", flat=True)[: k - len(picked)]
         reason = _("Coming soon in %(city)s") % {"city": where} if where else _("Coming soon")
         for pk in soon:
             picked.append((pk, 0.0, reason))
@@ -225,57 +235,85 @@ def _personal_vector(user, loaded: recs_index.RecsIndex, lines: list[dict]) -> t
     return vector, list(sources.items())
 
 
-def _taste(user, loaded: recs_index.RecsIndex) -> tuple[np.ndarray | None, list[tuple[int, np.ndarray]], set[int]]:
-    """(taste vector, [(event id, vector)] of the recent lines, ids of the recently touched events), kept in
-    the cache for TASTE_SECONDS per user and index version. The lines come from Redis (analytics.recent), or
-from MongoDB the first time a user is asked about."""
-    key = f"recs:taste:{user.pk}:{loaded.version}"
+@dataclass
+class Taste:
+    """What a user's recommendations are made of, kept TASTE_SECONDS per user and index version: the FAISS
+    candidates of their taste vector, best first, each with the recent event it is nearest to (the
+    reason), and the events they touched lately (not recommended back to them)."""
+
+    vector: bytes | None  # float32
+    seen: frozenset[int]
+    candidates: list[tuple[int, float, int | None]]  # (event id, score, id of the nearest recent event)
+    titles: dict[int, str]  # of those recent events
+    searched: int  # how many candidates FAISS was asked for
+
+
+def _nearest_sources(loaded: recs_index.RecsIndex, candidates: list[tuple[int, float]],
+                     sources: list[tuple[int, np.ndarray]]) -> list[int | None]:
+    """For each candidate, the recent event whose vector is closest to it (one matrix product)."""
+    if not sources or not candidates:
+        return [None] * len(candidates)
+    positions, rows = loaded.vector_rows([pk for pk, _score in candidates])
+    nearest: list[int | None] = [None] * len(candidates)
+    if rows.size:
+        source_ids = [pk for pk, _v in sources]
+        best = np.argmax(loaded.vectors[rows] @ np.stack([v for _pk, v in sources]).T, axis=1)
+        for position, column in zip(positions, best):
+            nearest[position] = source_ids[column]
+    return nearest
+
+
+def _taste(user, loaded: recs_index.RecsIndex, n: int = MIN_CANDIDATES) -> Taste:
+    """The user's Taste (at least n candidates), from the cache, else made: their lines from Redis
+    (analytics.recent), or from MongoDB the first time a user is asked about; then one FAISS search and
+    one query for the titles of the recent events that are the reasons."""
+    key = f"recs:taste{TASTE_FORMAT}:{user.pk}:{loaded.version}"
     kept = cache.get(key)
-    if kept is None:
-        lines = recent.read(user.pk)  # kept in Redis by the behaviour-log writer
-        if lines is None:  # not known there yet: MongoDB, once
-            lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), None)
-            if lines is not None:
-                recent.fill(user.pk, lines)
-        vector, sources = _personal_vector(user, loaded, lines or [])
-        kept = (vector.astype(np.float32).tobytes() if vector is not None else None, [pk for pk, _v in sources],
-                sorted({int(line["event_id"]) for line in lines or []}))
-        if lines is not None:  # MongoDB answered: worth keeping
-            cache.set(key, kept, TASTE_SECONDS)
-    vector = np.frombuffer(kept[0], dtype=np.float32) if kept[0] is not None else None
-    sources = [(pk, v) for pk in kept[1] if (v := loaded.vector_of(pk)) is not None]
-    return vector, sources, set(kept[2])
+    if isinstance(kept, Taste) and kept.searched >= n:
+        return kept
+    lines = recent.read(user.pk)  # kept in Redis by the behaviour-log writer
+    if lines is None:  # not known there yet: MongoDB, once
+        lines = _ask_mongo(lambda: _recent_lines({"user_id": user.pk}), None)
+        if lines is not None:
+            recent.fill(user.pk, lines)
+    vector, sources = _personal_vector(user, loaded, lines or [])
+    seen = frozenset(int(line["event_id"]) for line in lines or [])
+    found = [(pk, score) for pk, score in loaded.search(vector, n) if pk not in seen] if vector is not None else []
+    nearest = _nearest_sources(loaded, found, sources)
+    reasons = {pk for pk in nearest if pk is not None}
+    titles = dict(Event.objects.filter(pk__in=reasons).values_list("pk", "title")) if reasons else {}
+    taste = Taste(vector=vector.astype(np.float32).tobytes() if vector is not None else None, seen=seen,
+                  candidates=[(pk, score, source) for (pk, score), source in zip(found, nearest)], titles=titles,
+                  searched=n)
+    if lines is not None:  # MongoDB answered: worth keeping
+        cache.set(key, taste, TASTE_SECONDS)
+    return taste
 
 
 def recommend_for_user(*, user, k: int = 10, city: str | None = None, anon_id: str | None = None) -> list[Rec]:
     """Up to k events for this user, best first, each with its reason. Never past, cancelled, unapproved,
-    sold-out or already-bought events. Opted-out and anonymous users get the cold-start list."""
+    sold-out or already-bought events. Opted-out and anonymous users get the cold-start list.
+
+    With the user's Taste in the cache, two statements: the candidates a buyer may get a ticket for now
+    and this user has not bought, then the cards."""
     signed_in = user is not None and getattr(user, "is_authenticated", False)
     if not signed_in or not getattr(user, "personalised", True):
         return cold_start(k=k, city=city or browsed_city(anon_id=anon_id), exclude=set())
-    bought = _bought_event_ids(user)
     loaded = recs_index.current()
-    vector, sources, seen = _taste(user, loaded) if loaded else (None, [], set())
-    if vector is None:
+    taste = _taste(user, loaded, max(k * OVERSAMPLE, MIN_CANDIDATES)) if loaded else None
+    if taste is None or taste.vector is None:
         where = city or browsed_city(user_id=user.pk) or browsed_city(anon_id=anon_id)
-        return cold_start(k=k, city=where, exclude=bought)
-    exclude = bought | seen
-    found = [(pk, score) for pk, score in loaded.search(vector, max(k * OVERSAMPLE, MIN_CANDIDATES)) if pk not in exclude]
-    visible = _visible([pk for pk, _score in found], city=city)
-    chosen = [(pk, score) for pk, score in found if pk in visible][:k]
-    titles = dict(Event.objects.filter(pk__in=[pk for pk, _v in sources]).values_list("pk", "title")) if sources else {}
+        return _as_recs(_cold_picks(k=k, city=where, exclude=set(), buyer_id=user.pk))
+    visible = _visible([pk for pk, _score, _source in taste.candidates], city=city, buyer_id=user.pk)
     picked = []
-    for pk, score in chosen:
-        reason = _("Picked for your taste")
-        if sources:
-            target = loaded.vector_of(pk)
-            if target is not None:
-                best = max(sources, key=lambda source: float(source[1] @ target))[0]
-                if best in titles:
-                    reason = _("Because you viewed %(title)s") % {"title": titles[best]}
-        picked.append((pk, score, reason))
+    for pk, score, source in taste.candidates:
+        if pk in visible and len(picked) < k:
+            reason = (_("Because you viewed %(title)s") % {"title": taste.titles[source]} if source in taste.titles
+                      else _("Picked for your taste"))
+            picked.append((pk, score, reason))
     if len(picked) < k:
-        picked += _cold_picks(k=k - len(picked), city=city, exclude=exclude | {pk for pk, _s, _r in picked})
+        picked += _cold_picks(k=k - len(picked), city=city, exclude=set(taste.seen) | {pk for pk, _s, _r in picked},
+                              buyer_id=user.pk)
     return _as_recs(picked)
 
 

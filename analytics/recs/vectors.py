@@ -7,7 +7,6 @@ interacted with has a zero behaviour block, so its vector is its content alone.
 """
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,32 +23,15 @@ POPULARITY_BLEND = 0.6
 BEHAVIOUR_WEIGHT = 0.85  # of the squared norm of an event with both blocks
 USER_HALF_LIFE_DAYS = 14.0
 DESCRIPTION_CHARS = 80
-_jieba_ready = threading.Lock()
-_jieba = None
-
-
-def _tokenizer():
-    """jieba, initialised once and quietly, its dictionary cache under VAR_DIR (not /tmp)."""
-    global _jieba
-    with _jieba_ready:
-        if _jieba is None:
-            import jieba
-            from django.conf import settings
-
-            jieba.setLogLevel(logging.WARNING)
-            cache_dir = settings.VAR_DIR / "jieba"
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            jieba.dt.tmp_dir = str(cache_dir)
-            jieba.initialize()
-            _jieba = jieba
-    return _jieba
 
 
 def tokens(text: str) -> list[str]:
-    """Words of a Chinese/English text: jieba's cut (no HMM: new words are rare in titles), lower-cased,
-    without spaces and punctuation."""
-    jieba = _tokenizer()
-    return [word.lower() for word in jieba.lcut(text, HMM=False) if word.strip() and (word.isalnum() or len(word) > 1)]
+    """Words of a Chinese/English text: jieba's cut (jieba-rs through rjieba, the same dictionary and cuts as
+    the Python jieba at about 8× its speed and without its second-long start; no HMM: new words are rare in
+    titles), lower-cased, without spaces and punctuation."""
+    import rjieba
+
+    return [word.lower() for word in rjieba.cut(text, False) if word.strip() and (word.isalnum() or len(word) > 1)]
 
 
 def l2_normalise(matrix: np.ndarray) -> np.ndarray:
@@ -111,7 +93,7 @@ class EventText:
     def document(self) -> list[str]:
         # Title words count twice; the category, tags and city are whole tokens (prefixed: 演唱会 the
         # category is not the word in a title).
-        # The description's opening only: jieba costs ~3 µs a character, and titles and tags say most.
+        # The description's opening only: titles and tags say most.
         words = tokens(self.title) * 2 + tokens(self.description[:DESCRIPTION_CHARS])
         words += [f"c:{name.lower()}" for name in self.categories]
         words += [f"t:{tag.lower()}" for tag in self.tags] * 2

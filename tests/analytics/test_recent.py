@@ -75,8 +75,7 @@ def test_the_recommendations_take_a_known_users_lines_from_redis_not_mongodb(beh
             return None
 
     monkeypatch.setattr(query, "_ask_mongo", lambda work, default: work())
-    _vector, _sources, seen = query._taste(user, Loaded())
-    assert seen == {1} and asked == []
+    assert query._taste(user, Loaded()).seen == {1} and asked == []
     other = UserFactory()
     query._taste(other, Loaded())
     assert asked == [{"user_id": other.pk}] and recent.read(other.pk) == []

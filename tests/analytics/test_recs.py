@@ -154,6 +154,36 @@ def test_past_sold_out_bought_unapproved_and_cancelled_events_are_never_recommen
     assert bought.pk not in {rec.event.pk for rec in query.recommend_for_user(user=fan, k=50)}
 
 
+def test_a_purchase_or_a_sell_out_counts_at_once_though_the_users_taste_is_kept(shop, django_assert_max_num_queries):
+    fan = shop.concert_fans[0]
+    recs_rebuild()
+    first = [rec.event.pk for rec in query.recommend_for_user(user=fan, k=5)]
+    with django_assert_max_num_queries(2):  # the taste is kept: the candidates a buyer may see, then the cards
+        assert [rec.event.pk for rec in query.recommend_for_user(user=fan, k=5)] == first
+    bought, sold_out = first[:2]
+    Order.objects.create(user=fan, event_id=bought, status="paid", total=100, expires_at=timezone.now(),
+                         paid_at=timezone.now())
+    Event.objects.filter(pk=sold_out).update(tickets_left=False)
+    again = [rec.event.pk for rec in query.recommend_for_user(user=fan, k=5)]
+    assert len(again) == 5 and not {bought, sold_out} & set(again) and again[:3] == first[2:]
+
+
+def test_the_apis_card_is_what_drf_makes_of_its_fields(shop):
+    from rest_framework import serializers as drf
+
+    from rest_framework.test import APIRequestFactory
+
+    from analytics.recs.serializers import RecommendationSerializer, card
+
+    Event.objects.filter(pk=shop.concerts[1].pk).update(price_min=None)
+    Event.objects.filter(pk=shop.concerts[2].pk).update(cover="covers/2026/12/poster.png", price_min="88.50")
+    recs = [query.Rec(event=Event.objects.get(pk=event.pk), score=0.5, reason="x") for event in shop.concerts[:3]]
+    for request in (None, APIRequestFactory().get("/api/recommend/1")):
+        serializer = RecommendationSerializer(context={"request": request})
+        for rec in recs:
+            assert card(rec, request=request) == drf.Serializer.to_representation(serializer, rec)
+
+
 def test_an_anonymous_visitor_gets_popular_events_in_the_city_they_browse(shop):
     recs_rebuild()
     for event in shop.plays[:3]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from orders.models import (
 from tests.conftest import free_port
 from tests.factories import UserFactory
 from tickets.demo import seed_tickets
-from tickets.models import Hold, HoldItem, HoldStatus, SeatStatus, SessionSeat, Stock
+from tickets.models import Hold, HoldItem, HoldStatus, SeatStatus, Session, SessionSeat, Stock
 
 pytestmark = pytest.mark.django_db
 
@@ -280,6 +281,46 @@ def test_a_second_history_run_adds_nothing(history):
     again = demo.seed_history(buyers=BUYERS, days=DAYS)
     assert again.skipped and again.lines == 0
     assert (Order.objects.count(), Ticket.objects.count(), User.objects.count(), len(lines())) == counts
+
+
+class _TryAnotherHour(Exception):
+    pass
+
+
+def test_a_customer_who_spent_their_wallet_is_not_granted_twice_and_only_their_orders_still_mark_the_history(
+        catalogue, behaviour, monkeypatch):
+    # The demo customer tried the shop before the history was made: their wallet is nearly empty.
+    customer = User.objects.get(username="customer")
+    wallet = Wallet.objects.create(user=customer, balance=Decimal("7.00"))
+    LedgerEntry.objects.create(wallet=wallet, kind=LedgerKind.GRANT, amount=Decimal("7.00"),
+                               balance_after=Decimal("7.00"), once_key=f"grant:{wallet.pk}")
+    # The customer likes everything in the catalogue, on sale all through the history (so buys, whatever
+    # the hour the test runs at); the other buyers like nothing and buy nothing.
+    Session.objects.filter(sales_end__gt=timezone.now()).update(sales_start=timezone.now() - timedelta(days=DAYS + 1))
+    seated = Event.objects.filter(sessions__seat_map__isnull=False).select_related("category").distinct()
+    headline = demo.Taste(categories=tuple({e.category.slug for e in seated}), cities=tuple({e.city for e in seated}))
+    monkeypatch.setattr(demo, "buyer_taste", lambda index: headline)
+    # The simulation is seeded: whether the customer buys depends on the hour it ends at. Try a few, each
+    # rolled back (and its lines dropped) until one where they do.
+    for hours_back in (0, 5, 10, 15, 20):
+        try:
+            with transaction.atomic():
+                demo.seed_history(buyers=BUYERS, days=DAYS, now=timezone.now() - timedelta(hours=hours_back))
+                if Order.objects.filter(user=customer, paid_at__isnull=False).exists():
+                    break
+                raise _TryAnotherHour
+        except _TryAnotherHour:
+            BehaviourLog._get_collection().delete_many({})
+    assert Order.objects.filter(user=customer, paid_at__isnull=False).exists()
+    entries = LedgerEntry.objects.filter(wallet=wallet)
+    assert entries.filter(kind=LedgerKind.GRANT).count() == 1
+    wallet.refresh_from_db()
+    assert entries.aggregate(s=Sum("amount"))["s"] == wallet.balance >= 0
+    assert not entries.filter(balance_after__lt=0).exists()
+    # A second run finds the history although no demo buyer bought.
+    counts = (Order.objects.count(), LedgerEntry.objects.count(), len(lines()))
+    assert demo.seed_history(buyers=BUYERS, days=DAYS).skipped == "already there"
+    assert (Order.objects.count(), LedgerEntry.objects.count(), len(lines())) == counts
 
 
 def test_the_buyers_tastes_are_the_same_on_every_machine():

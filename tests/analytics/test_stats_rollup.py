@@ -67,6 +67,33 @@ def test_figures_from_the_roll_up_and_today_live_equal_the_live_figures_for_ever
     assert (today["tickets"], today["orders"], today["refunds"], today["refund_amount"]) == (2, 1, 1, money(500))
 
 
+def test_the_rows_per_event_and_per_ticket_type_are_the_hourly_rows_summed_and_the_migration_makes_them_alike(shop):
+    import importlib
+
+    from django.apps import apps
+    from django.db.models import Sum
+
+    from analytics.models import SalesDayEvent, SalesDayType
+
+    sales_rollup_refresh(days=[shop.day - timedelta(days=n) for n in range(-5, 3)])
+    columns = ("day", "event_id", "publisher_id", "city", "category_id")
+    coarser = ((SalesDayEvent, (), ("tickets", "revenue", "orders", "refunded_tickets", "refund_amount", "refunds")),
+               (SalesDayType, ("ticket_type_id",), ("tickets", "revenue", "type_orders", "refunded_tickets",
+                                                    "refund_amount", "type_refunds")))
+
+    def hourly(per, summed):
+        return sorted(SalesDay.objects.values(*columns, *per).order_by().annotate(**{n: Sum(n) for n in summed})
+                      .values_list(*columns, *per, *summed))
+
+    for model, per, summed in coarser:
+        written = sorted(model.objects.values_list(*columns, *per, *summed))
+        assert written == hourly(per, summed) and len(written) >= 3, model
+        model.objects.all().delete()
+    importlib.import_module("analytics.migrations.0003_sales_rollup_per_event_and_type").fill_from_hourly_rows(apps, None)
+    for model, per, summed in coarser:
+        assert sorted(model.objects.values_list(*columns, *per, *summed)) == hourly(per, summed), model
+
+
 def test_an_order_of_two_ticket_types_counts_once_per_day_and_event_and_once_per_ticket_type(shop):
     sales_rollup_refresh(days=[shop.day])
     scope = scope_of(shop.admin, date=shop.day)
