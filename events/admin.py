@@ -2,7 +2,7 @@ from django.contrib import admin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from events.models import Category, Event, EventTransition, Tag
+from events.models import Category, Event, EventTransition, SearchAlias, Tag
 from events.services import sanitize_description
 
 
@@ -16,6 +16,15 @@ class CategoryAdmin(TreeAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     search_fields = ("name",)
+
+
+@admin.register(SearchAlias)
+class SearchAliasAdmin(admin.ModelAdmin):
+    """Names that find each other's events (an artist's other names, a city's English name); saving one
+    reindexes the catalogue in the background (events.reindex)."""
+
+    list_display = ("__str__", "note", "updated_at")
+    search_fields = ("names", "note")
 
 
 class TransitionInline(admin.TabularInline):

@@ -6,6 +6,7 @@ An event a caller may not act on is answered 404, never 403, so that nobody
 learns of another publisher's drafts.
 """
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import PageNumberPagination
@@ -17,7 +18,13 @@ from accounts.models import Role, User
 from accounts.permissions import roles
 from accounts.serializers import ErrorSerializer
 from events.models import Category, Event
-from events.selectors import event_list_for_publisher, event_search, event_visible_to, review_queue
+from events.selectors import (
+    empty_search_help,
+    event_list_for_publisher,
+    event_search,
+    event_visible_to,
+    review_queue,
+)
 from events.serializers import (
     CancelSerializer,
     CategoryNodeSerializer,
@@ -39,6 +46,16 @@ WRITE_BODY = {"multipart/form-data": EventWriteSerializer, "application/json": E
 
 class EventPagination(PageNumberPagination):
     page_size = 20
+
+
+class EventSearchPagination(EventPagination):
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"]["hint"] = {
+            "type": "string", "description": "Why nothing was found: the query has nothing searchable in it."}
+        answer["properties"]["did_you_mean"] = {
+            "type": "string", "description": "A corrected query that finds something (only when `q` found nothing)."}
+        return answer
 
 
 def _event_to_manage(user: User, event_id: int) -> Event:
@@ -85,12 +102,14 @@ class EventCreateView(APIView):
 
 class EventSearchView(APIView):
     permission_classes = [AllowAny]
-    pagination_class = EventPagination
+    pagination_class = EventSearchPagination
 
     @extend_schema(
         summary="Search the public events",
         description="Approved events that have not ended, filtered and sorted; 20 a page. A text search "
-        "returns at most the 500 best matches (then `count` is 500 and sorting applies to those).",
+        "returns at most the 500 best matches (then `count` is 500 and sorting applies to those). A query of "
+        "punctuation or emoji only finds nothing, and the answer carries a `hint` saying why; a text search that "
+        "finds nothing carries `did_you_mean`, a corrected query that does find something, when there is one.",
         parameters=[EventSearchParamsSerializer],
         responses={200: EventCardSerializer(many=True), 400: FIELD_ERRORS, 404: ERRORS},
         tags=["events"],
@@ -99,6 +118,12 @@ class EventSearchView(APIView):
         params = EventSearchParamsSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         response = _page(self, request, event_search(**params.validated_data), EventCardSerializer)
+        help_ = empty_search_help(filters=params.validated_data, count=response.data["count"])
+        if help_["no_search_characters"]:
+            response.data["hint"] = _("Your search has no letters, digits or Chinese characters: "
+                                      "type a word, a name or a city.")
+        elif help_["did_you_mean"] is not None:
+            response.data["did_you_mean"] = help_["did_you_mean"]
         if request.query_params.get("page") in (None, "", "1"):  # another page is not another search
             search_record(user=request.user, filters=params.validated_data, results=response.data["count"])
         return response

@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from events.models import Category, Event, EventStatus, EventTransition, Tag
+from events.models import Category, Event, EventStatus, EventTransition, SearchAlias, Tag
 from events.posters import poster_jpeg
 from events.search import reindex_events
 
@@ -82,6 +82,13 @@ SCHEDULES = {
     "family-fun": [(time(9, 30), 450)],
 }
 WORDS = ["嘉年华", "摩天轮", "地表最强", "时光", "最好的我们", "夜空中最亮的星", "Jazz", "Spring"]
+# What buyers also call the demo's artists (search aliases: each name finds the others' events).
+ARTIST_ALIASES = [
+    ["周杰伦", "Jay Chou", "周董"], ["陈奕迅", "Eason Chan"], ["五月天", "Mayday"], ["林俊杰", "JJ Lin"],
+    ["邓紫棋", "G.E.M.", "GEM"], ["张学友", "Jacky Cheung"], ["王菲", "Faye Wong"], ["薛之谦", "Joker Xue"],
+    ["Taylor Swift", "泰勒·斯威夫特", "霉霉"], ["Coldplay", "酷玩乐队"], ["Ed Sheeran", "黄老板"],
+    ["久石让", "Joe Hisaishi"], ["郎朗", "Lang Lang"],
+]
 CITY_EN = {"北京": "Beijing", "上海": "Shanghai", "广州": "Guangzhou", "深圳": "Shenzhen", "杭州": "Hangzhou",
            "成都": "Chengdu", "南京": "Nanjing", "武汉": "Wuhan", "西安": "Xi'an", "重庆": "Chongqing"}
 TAGS = {"concert": ["流行", "pop"], "classical": ["古典", "classical"], "livehouse": ["摇滚", "jazz"],
@@ -159,6 +166,7 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
                                                actor=admin, reason=event.review_reason))
     Event.tags.through.objects.bulk_create(links, batch_size=500)
     EventTransition.objects.bulk_create(transitions, batch_size=500)
+    SearchAlias.objects.bulk_create([SearchAlias(names="\n".join(names), note="demo artist") for names in ARTIST_ALIASES])
     reindex_events(Event.objects.all())
     return len(events)
 

@@ -1,6 +1,8 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.lookups import IsNull
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node
@@ -27,6 +29,14 @@ class Category(MP_Node):
     def name(self) -> str:
         return self.name_en if (get_language() or "").startswith("en") else self.name_zh
 
+    # For templates, which cannot pass the node to the manager (treebeard 7 moved get_children and
+    # get_ancestors there and deprecates them on the node).
+    def children(self):
+        return type(self).objects.get_children(self)
+
+    def ancestors(self):
+        return type(self).objects.get_ancestors(self)
+
 
 class Tag(models.Model):
     name = models.CharField(_("name"), max_length=32, unique=True)
@@ -40,12 +50,57 @@ class Tag(models.Model):
         return self.name
 
 
+MAX_ALIAS_NAMES = 12
+MAX_ALIAS_NAME = 64
+
+
+class SearchAlias(models.Model):
+    """Names a buyer uses for one thing: an artist's other names (周杰伦 / Jay Chou / 周董), a city's
+    English or older name (北京 / Beijing / Peking). An event whose title, venue, city, tags or category
+    holds one of them is found by every one of them (events.search indexes the others with it)."""
+
+    names = models.TextField(_("names"), help_text=_("One name per line: at least two, at most 12."))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("search alias")
+        verbose_name_plural = _("search aliases")
+
+    def __str__(self) -> str:
+        return " / ".join(self.name_list())
+
+    def name_list(self) -> list[str]:
+        return list(dict.fromkeys(" ".join(line.split()) for line in self.names.splitlines() if line.strip()))
+
+    def clean(self) -> None:
+        names = self.name_list()
+        if len(names) < 2:
+            raise ValidationError({"names": _("Give at least two names, one per line.")})
+        if len(names) > MAX_ALIAS_NAMES:
+            raise ValidationError({"names": _("At most %(count)s names.") % {"count": MAX_ALIAS_NAMES}})
+        if too_long := [name for name in names if len(name) > MAX_ALIAS_NAME]:
+            raise ValidationError({"names": _("A name may have at most %(count)s characters: %(name)s")
+                                   % {"count": MAX_ALIAS_NAME, "name": too_long[0]}})
+        self.names = "\n".join(names)
+
+
 class EventStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     PENDING = "pending", _("Pending review")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+# What the list's filters read besides status and start_time (events.selectors.event_search).
+_BROWSE_FILTERED = ["end_time", "city", "category", "tickets_left", "price_min", "price_max", "start_time"]
+
+
+def _browse_index(*order: str, name: str) -> models.Index:
+    """status, the sort's columns, then the filtered columns the sort does not already hold."""
+    taken = {field.lstrip("-") for field in order}
+    return models.Index(fields=["status", *order, *(f for f in _BROWSE_FILTERED if f not in taken)], name=name)
 
 
 class Event(models.Model):
@@ -72,6 +127,11 @@ class Event(models.Model):
     price_min = models.DecimalField(_("lowest price"), max_digits=10, decimal_places=2, null=True, blank=True)
     price_max = models.DecimalField(_("highest price"), max_digits=10, decimal_places=2, null=True, blank=True)
     tickets_left = models.BooleanField(_("tickets left"), default=False)
+    # The price sorts put events without a price last both ways: ORDER BY price_missing, price_min
+    # (or -price_min) walks an index, where "price_min IS NULL" as an expression cannot. Computed by
+    # the database, so no writer (services, bulk loaders, update()) has to keep it in step.
+    price_missing = models.GeneratedField(expression=IsNull(F("price_min"), True),
+                                          output_field=models.BooleanField(), db_persist=True)
     # Encoded words of the searchable fields (events.search), behind a full-text index.
     search_text = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -93,10 +153,17 @@ class Event(models.Model):
             ),
         ]
         indexes = [
-            # "Approved and not ended, soonest first": end_time in the index
-            # spares reading every past event's row (bench/search.py).
-            models.Index(fields=["status", "start_time", "end_time"], name="event_status_start_end"),
             models.Index(fields=["status", "city", "start_time"], name="event_status_city_start"),
+            # The list without a text query (events.selectors.event_search): one index per sort, in
+            # the sort's exact order (id included, so ties need no filesort), then every column a
+            # filter reads (end_time: "not ended"), so the server tests the filters inside the index
+            # and reads only the rows of the page; the count is answered from the same index alone.
+            # events.selectors names the sort's index to MariaDB (see _TableUsingIndex). bench/search.py,
+            # kind "browse".
+            _browse_index("start_time", "id", name="event_browse_start"),
+            _browse_index("price_missing", "price_min", "start_time", "id", name="event_browse_price"),
+            _browse_index("price_missing", "-price_min", "start_time", "id", name="event_browse_price_desc"),
+            _browse_index("created_at", "id", name="event_browse_newest"),
             models.Index(fields=["publisher", "status"], name="event_publisher_status"),
         ]
 

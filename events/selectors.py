@@ -1,20 +1,28 @@
-"""Reads of events: the public search (page and API share it), a publisher's own
-list, the review queue, who may see one event, and the home page's lists."""
+"""Reads of events: the public search (page and API share it) with the search box's
+suggestions and "did you mean", a publisher's own list, the review queue, who may see
+one event, and the home page's lists."""
 
+import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from time import monotonic
 
+import rjieba
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count, F, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
+from django.db.models.sql.datastructures import BaseTable
 from django.utils import timezone
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from accounts.models import Role
 from events import search
-from events.models import Category, Event, EventStatus
+from events.models import Category, Event, EventStatus, Tag
 
 SORT_START = "start"
 SORT_PRICE = "price"
@@ -32,11 +40,51 @@ CATEGORY_COUNTS_SECONDS = 600
 
 _ORDERINGS = {
     SORT_START: ("start_time", "pk"),
-    SORT_PRICE: (F("price_min").asc(nulls_last=True), "start_time", "pk"),
-    SORT_PRICE_DESC: (F("price_min").desc(nulls_last=True), "start_time", "pk"),
+    # Events without a price last both ways, as columns an index holds in this order (events.models).
+    SORT_PRICE: ("price_missing", "price_min", "start_time", "pk"),
+    SORT_PRICE_DESC: ("price_missing", "-price_min", "start_time", "pk"),
     SORT_NEWEST: ("-created_at", "-pk"),
     SORT_RELEVANCE: ("search_position",),
 }
+# The index each sort of the list without a text query walks (events.models, "browse").
+_BROWSE_INDEXES = {
+    SORT_START: "event_browse_start",
+    SORT_PRICE: "event_browse_price",
+    SORT_PRICE_DESC: "event_browse_price_desc",
+    SORT_NEWEST: "event_browse_newest",
+}
+
+
+class _TableUsingIndex(BaseTable):
+    """The event table with USE INDEX (the sort's index, PRIMARY) on MariaDB/MySQL. Left to choose, MariaDB starts from
+    another index and switches to the sort's one for ORDER BY … LIMIT, but then no longer tests
+    the filters inside the index (index condition pushdown): it reads a whole row for every entry
+    it walks past, some 23,000 (the ended events) before the first page at 100,000 events."""
+
+    def __init__(self, table_name: str, alias: str | None, index: str) -> None:
+        super().__init__(table_name, alias)
+        self.index = index
+
+    def as_sql(self, compiler, connection):
+        sql, params = super().as_sql(compiler, connection)
+        if connection.vendor == "mysql":
+            # PRIMARY stays allowed: a caller narrowing to some ids (recommendations) reads them by key.
+            sql = f"{sql} USE INDEX ({connection.ops.quote_name(self.index)}, PRIMARY)"
+        return sql, params
+
+    def relabeled_clone(self, change_map):
+        return self.__class__(self.table_name, change_map.get(self.table_alias, self.table_alias), self.index)
+
+    @property
+    def identity(self):
+        return (*super().identity, self.index)
+
+
+def _using_index(queryset: QuerySet[Event], index: str) -> QuerySet[Event]:
+    queryset = queryset.all()
+    alias = queryset.query.get_initial_alias()
+    queryset.query.alias_map[alias] = _TableUsingIndex(Event._meta.db_table, alias, index)
+    return queryset
 
 
 def _with_relations(queryset: QuerySet[Event]) -> QuerySet[Event]:
@@ -137,7 +185,8 @@ def event_search(
     """Approved events for the public list, page and API alike.
 
     - query: Chinese and/or English words, all required (events.search); nothing
-      searchable in it (punctuation only) means no text filter. With a query this
+      searchable in it (punctuation or emoji only) finds nothing (see
+      query_has_search_characters for the hint). With a query this
       function runs the full-text search at once, and the result holds at most
       SEARCH_RESULT_LIMIT events: the best matches, in the asked order. A count
       equal to the limit means "at least that many".
@@ -152,6 +201,8 @@ def event_search(
     - include_past: also events that have ended (hidden by default).
     """
     clauses = search.query_clauses(query) if query else []
+    if query and query.strip() and not clauses:
+        return _with_relations(Event.objects.none())  # "!!!" or an emoji: nothing to look for, not everything
     keys: list[search.Clause] = []  # the selective filters again, as index keys for the text search
     queryset = Event.objects.filter(status=EventStatus.APPROVED)
     if not include_past:
@@ -166,7 +217,10 @@ def event_search(
             # A broad category's key (演出: most events) costs the index more than it saves.
             keys.append([[search.category_key(category_ids[0])]])
     if city and city.strip():
-        queryset = queryset.filter(city__iexact=city.strip())
+        # MariaDB/MySQL compare case-insensitively (the _ci collation the database is created with):
+        # an equality there, which the (status, city, …) indexes serve; elsewhere iexact.
+        exact = "city" if connections[queryset.db].vendor == "mysql" else "city__iexact"
+        queryset = queryset.filter(**{exact: city.strip()})
         keys.append([[search.city_key(city)]])
     if date_from is not None:
         queryset = queryset.filter(start_time__gte=_day_start(date_from))
@@ -192,11 +246,15 @@ def event_search(
         ids = _best_matches(queryset, clauses + keys)
         if len(ids) < RELAX_BELOW and (relaxed := search.query_clauses(query, relaxed=True)) != clauses:
             ids = _best_matches(queryset, relaxed + keys)
+        if not ids and (typos := typo_corrections(query)):  # nothing holds "consert": concert(s) then
+            ids = _best_matches(queryset, search.query_clauses(query, relaxed=True, typos=typos) + keys)
         if not ids:
             return _with_relations(Event.objects.none())
         queryset = Event.objects.filter(pk__in=ids)
         if sort == SORT_RELEVANCE:
             queryset = _in_given_order(queryset, ids)
+    else:
+        queryset = _using_index(queryset, _BROWSE_INDEXES[sort])
     return _with_relations(queryset.order_by(*_ORDERINGS[sort]))
 
 
@@ -262,3 +320,225 @@ def event_review_inventory(event: Event) -> dict:
     """The event's ticket types, seat maps and sessions for its reviewer (see tickets.publisher_views.
     inventory_overview); nothing when no inventory app registered itself."""
     return _review_inventory(event) if _review_inventory is not None else {}
+
+
+# --- the search box: suggestions as one types, "did you mean …" ------------------------------------
+SUGGEST_MIN_LENGTH = 2  # one character is every other event: no suggestions yet
+SUGGEST_EVENTS = 5
+SUGGEST_PLACES = 3  # venues, and cities, at most this many each
+SUGGEST_TOTAL = 8
+PLACES_SECONDS = 300
+PLACES_LIMIT = 5000
+VOCABULARY_SECONDS = 300
+VOCABULARY_TERMS = 20_000
+VOCABULARY_EVENTS = 100_000  # the titles read for it, at most
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A Chinese run, or a run of letters of any other script (digits are never corrected).
+_TERM = re.compile(f"([{_HAN}]+)|([^\\W\\d_{_HAN}]+)")
+_HAN_WORD = re.compile(f"[{_HAN}]+")
+
+
+def query_has_search_characters(query: str) -> bool:
+    """False for a query of punctuation, symbols or emoji only (event_search finds nothing for it)."""
+    return bool(search.query_clauses(query))
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _places() -> list[tuple[str, str, int]]:
+    """(venue, city, events) of the approved events that have not ended, busiest first: one
+    statement, kept in the cache for PLACES_SECONDS."""
+
+    def read() -> list[tuple[str, str, int]]:
+        rows = (Event.objects.filter(status=EventStatus.APPROVED, end_time__gte=timezone.now()).order_by()
+                .values_list("venue", "city").annotate(n=Count("pk")).order_by("-n", "venue")[:PLACES_LIMIT])
+        return [(venue, city, n) for venue, city, n in rows]
+
+    return cache.get_or_set("events:suggest:places", read, PLACES_SECONDS)
+
+
+def event_suggestions(*, query: str) -> dict[str, list[dict]]:
+    """What the search box offers while one types: {"events": [{pk, title, start_time, city}],
+    "venues": [{name, city}], "cities": [{name, events}]}, each list possibly empty.
+
+    Events come from event_search (approved, not ended, best match first), so whatever the
+    list page may not show is never suggested; venues and cities whose name contains the
+    query come from the cached _places. Two statements at most on a warm cache (three when
+    the search relaxes a long Chinese run).
+    """
+    query = query.strip()
+    empty: dict[str, list[dict]] = {"events": [], "venues": [], "cities": []}
+    if len(query) < SUGGEST_MIN_LENGTH or not query_has_search_characters(query):
+        return empty
+    events = list(event_search(query=query).prefetch_related(None)
+                  .values("pk", "title", "start_time", "city")[:SUGGEST_EVENTS])
+    folded = _fold(query)
+    venues: dict[str, dict] = {}
+    cities: dict[str, int] = {}
+    for venue, city, n in _places():
+        if folded in _fold(venue) and venue not in venues and len(venues) < SUGGEST_PLACES:
+            venues[venue] = {"name": venue, "city": city}
+        if folded in _fold(city):
+            cities[city] = cities.get(city, 0) + n
+    busiest = [{"name": name, "events": n}
+               for name, n in sorted(cities.items(), key=lambda item: (-item[1], item[0]))[:SUGGEST_PLACES]]
+    # What is left of SUGGEST_TOTAL after the events goes to venues and cities in turn.
+    places: dict[str, list[dict]] = {"venues": [], "cities": []}
+    queues = {"venues": list(venues.values()), "cities": busiest}
+    room = SUGGEST_TOTAL - len(events)
+    while room > 0 and any(queues.values()):
+        for kind in ("venues", "cities"):
+            if room > 0 and queues[kind]:
+                places[kind].append(queues[kind].pop(0))
+                room -= 1
+    return {"events": events, **places}
+
+
+def _terms(text: str) -> list[str]:
+    """The words of a text that a typo may be corrected to: words of other scripts (3+ letters,
+    folded), Chinese runs of 2-12 characters and jieba's words (2+) inside them."""
+    words = []
+    for han, other in _TERM.findall(text):
+        if other:
+            if len(other) >= 3:
+                words.append(other.casefold())
+            continue
+        if 2 <= len(han) <= 12:
+            words.append(han)
+        if len(han) > 2:
+            words.extend(word for word in rjieba.cut(han) if len(word) >= 2 and word != han)
+    return words
+
+
+def _vocabulary() -> tuple[list[str], list[str]]:
+    """The known words (Chinese ones, and the others), most frequent first, at most
+    VOCABULARY_TERMS: from the titles, venues and cities of the approved events that have not
+    ended, and every tag and category name. Two statements, kept for VOCABULARY_SECONDS."""
+
+    def build() -> tuple[list[str], list[str]]:
+        counts: Counter[str] = Counter()
+        rows = (Event.objects.filter(status=EventStatus.APPROVED, end_time__gte=timezone.now()).order_by()
+                .values_list("title", "venue", "city")[:VOCABULARY_EVENTS])
+        for title, venue, city in rows:
+            counts.update(_terms(title))
+            counts.update(_terms(venue))
+            counts.update(_terms(city))
+        names = Tag.objects.order_by().values_list("name", flat=True).union(
+            Category.objects.order_by().values_list("name_zh", flat=True),
+            Category.objects.order_by().values_list("name_en", flat=True), all=True)
+        for name in names:
+            counts.update(_terms(name))
+        han, other = [], []
+        for word, _ in counts.most_common(VOCABULARY_TERMS):
+            (han if _HAN_WORD.fullmatch(word) else other).append(word)
+        return han, other
+
+    global _vocabulary_kept
+    kept = _vocabulary_kept
+    if kept is not None and monotonic() - kept[0] < VOCABULARY_SECONDS:
+        return kept[1]
+    value = cache.get_or_set("events:suggest:vocabulary", build, VOCABULARY_SECONDS)
+    _vocabulary_kept = (monotonic(), value)
+    return value
+
+
+# The vocabulary as this process last read or built it: also kept in memory, so that without Redis a
+# search that finds nothing does not build it again (a second or two at 100,000 events) every time.
+_vocabulary_kept: tuple[float, tuple[list[str], list[str]]] | None = None
+
+
+def forget_vocabulary() -> None:
+    """Drop this process's copy of the vocabulary (tests; the cache's copy is the cache's)."""
+    global _vocabulary_kept
+    _vocabulary_kept = None
+
+
+TYPO_MIN_LENGTH = 5  # a word this long may hold one typo (insertion, deletion, change, swap)
+TYPO_TWO_FROM = 9  # and two from this length on
+TYPO_NEAR = 3  # known words tried for one mistyped word, at most
+
+
+def typo_corrections(query: str) -> dict[str, list[str]]:
+    """{word: known words it may be a mistyping of} for the query's Latin words of TYPO_MIN_LENGTH
+    letters or more that no event's name holds (see _vocabulary): one edit away, two from
+    TYPO_TWO_FROM letters. event_search asks for this only when the query found nothing as typed (a
+    word being typed is matched as a prefix first, and a real word is not "corrected" away)."""
+    words = [word for word in search.query_words(query) if len(word) >= TYPO_MIN_LENGTH and not word.isdigit()]
+    if not words:
+        return {}
+    _han_words, other_words = _vocabulary()
+    known = set(other_words)
+    corrections = {}
+    for word in dict.fromkeys(words):
+        if word in known:
+            continue
+        edits = 2 if len(word) >= TYPO_TWO_FROM else 1
+        near = [match for match, distance, _index in process.extract(word, other_words, scorer=OSA.distance,
+                                                                      score_cutoff=edits, limit=TYPO_NEAR)]
+        if near:
+            corrections[word] = near
+    return corrections
+
+
+def _edits_allowed(word: str, *, han: bool) -> int:
+    if han:
+        return 0 if len(word) < 2 else 1 if len(word) < 6 else 2
+    return 0 if len(word) < 4 else 1 if len(word) < 6 else 2
+
+
+def _closest(word: str, known: list[str], *, han: bool) -> str | None:
+    """The most frequent known word fewest edits away (a swap of two letters is one edit)."""
+    edits = _edits_allowed(word, han=han)
+    if not edits:
+        return None
+    best = process.extractOne(word, known, scorer=OSA.distance, score_cutoff=edits)
+    return best[0] if best and best[1] > 0 else None
+
+
+def corrected_query(query: str) -> str | None:
+    """The query with each unknown word replaced by its closest known word (see _vocabulary),
+    or None when there is nothing to correct. Chinese runs are tried whole, then by jieba's words."""
+    han_words, other_words = _vocabulary()
+    known = set(han_words) | set(other_words)
+    pieces, changed, last = [], False, 0
+    for match in _TERM.finditer(query):
+        han, other = match.group(1), match.group(2)
+        word = han or other.casefold()
+        replacement = None
+        if word not in known:
+            replacement = _closest(word, han_words if han else other_words, han=bool(han))
+            if replacement is None and han and len(han) > 2:
+                parts = [_closest(part, han_words, han=True) if part not in known else None
+                         for part in rjieba.cut(han)]
+                if any(parts):
+                    replacement = "".join(fix or part for fix, part in zip(parts, rjieba.cut(han), strict=True))
+        if replacement is not None:
+            pieces += [query[last:match.start()], replacement]
+            last, changed = match.end(), True
+    return "".join(pieces + [query[last:]]) if changed else None
+
+
+def did_you_mean(*, filters: dict) -> str | None:
+    """For a text search that found nothing: the corrected query if the same search with it
+    (same filters) finds something, else None."""
+    query = filters.get("query") or ""
+    if not query_has_search_characters(query):
+        return None
+    correction = corrected_query(query)
+    if correction is None or _fold(correction) == _fold(query):
+        return None
+    return correction if event_search(**{**filters, "query": correction}).exists() else None
+
+
+def empty_search_help(*, filters: dict, count: int) -> dict:
+    """What the page and the API say about a text search (filters as event_search takes them) that found
+    `count` events: {"no_search_characters": bool, "did_you_mean": corrected query or None}; both
+    off unless a query found nothing."""
+    query = (filters.get("query") or "").strip()
+    if not query or count:
+        return {"no_search_characters": False, "did_you_mean": None}
+    if not query_has_search_characters(query):
+        return {"no_search_characters": True, "did_you_mean": None}
+    return {"no_search_characters": False, "did_you_mean": did_you_mean(filters=filters)}

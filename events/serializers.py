@@ -47,7 +47,7 @@ class CategoryNodeSerializer(serializers.Serializer):
 
 
 def category_forest(nodes: Iterable[Category]) -> list[Category]:
-    """Nest the nodes of `Category.get_tree()` (depth-first, path order) under
+    """Nest the nodes of `Category.objects.get_tree()` (depth-first, path order) under
     their parents as `tree_children`; returns the roots."""
     roots: list[Category] = []
     by_path: dict[str, Category] = {}

@@ -8,6 +8,7 @@ app_name = "events"
 urlpatterns = [
     # public
     path("events/", views.event_list, name="list"),
+    path("events/suggest/", views.event_suggest, name="suggest"),
     path("events/<int:pk>/", views.event_detail, name="detail"),
     # publisher
     path("publisher/events/", views.my_events, name="mine"),

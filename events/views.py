@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -42,8 +43,23 @@ def event_list(request):
     context = {"form": form, "page": page, "query_string": query_string.urlencode(),
                "categories": selectors.category_roots(), "filters": filters,
                "capped": bool(filters["query"]) and page.paginator.count >= selectors.SEARCH_RESULT_LIMIT}
+    help_ = selectors.empty_search_help(filters=filters, count=page.paginator.count)
+    context["no_search_characters"] = help_["no_search_characters"]
+    if (correction := help_["did_you_mean"]) is not None:
+        corrected = query_string.copy()
+        corrected["q"] = correction
+        context.update(did_you_mean=correction, did_you_mean_query=corrected.urlencode())
     template = "events/partials/results.html" if request.htmx and not request.htmx.boosted else "events/list.html"
     return render(request, template, context)
+
+
+@require_GET
+def event_suggest(request):
+    """The search box's suggestions as one types (htmx partial; empty below two characters). Roles: anyone."""
+    query = request.GET.get("q", "")[:SearchForm.base_fields["q"].max_length]
+    suggestions = selectors.event_suggestions(query=query)
+    return render(request, "events/partials/suggestions.html",
+                  {"query": query.strip(), "suggestions": suggestions, "any": any(suggestions.values())})
 
 
 @require_GET
@@ -56,7 +72,8 @@ def event_detail(request, pk: int):
 
     if event.is_public:  # a publisher's look at a draft is no visitor's interest
         behaviour.track("event_view", request=request, event_id=event.pk)
-    context = {"event": event, "cancel_form": CancelForm(), "session_cards": session_cards(event)}
+    context = {"event": event, "cancel_form": CancelForm(), "session_cards": session_cards(event),
+               "server_now": f"{timezone.now().timestamp():.3f}"}  # sales countdowns count from the server's clock
     for provider in _detail_context:
         context.update(provider(request, event))
     return render(request, "events/detail.html", context)

@@ -92,9 +92,11 @@ def _clean_cache():
     keys += list(client.scan_iter(f"{settings.CACHE_KEY_PREFIX}:soldout:*", count=1000))
     if keys:
         client.delete(*keys)
+    from events.selectors import forget_vocabulary
     from tickets import catalogue
 
     catalogue.forget_all()  # ids come back after a rollback on some databases
+    forget_vocabulary()  # the search box's words, kept in memory too
     yield
     reset_redis_backoff()
 
