@@ -40,7 +40,7 @@ from orders.serializers import (
     WalletSerializer,
 )
 from ticketing.errors import NotFound
-from tickets.api import FailOpenThrottle
+from ticketing.throttling import FailOpenThrottle
 from tickets.services import BadHoldRequest
 
 log = logging.getLogger(__name__)

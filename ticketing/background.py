@@ -9,7 +9,7 @@ gets a thread of its own on first use, since threads don't survive a fork.
 import logging
 import os
 import threading
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 from collections.abc import Callable
 from time import monotonic
 
@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class SerialWorker:
-    def __init__(self, name: str, handle: Callable[[object], None], *, maxsize: int = 10_000):
-        self.name, self.handle, self.maxsize = name, handle, maxsize
+    """`batch` > 1: `handle` gets a list, the next item and up to batch - 1 more that are already
+    queued (it never waits for more to come)."""
+
+    def __init__(self, name: str, handle: Callable[[object], None], *, maxsize: int = 10_000, batch: int = 1):
+        self.name, self.handle, self.maxsize, self.batch = name, handle, maxsize, batch
         self.dropped = 0
         self._pid: int | None = None
         self._queue: Queue | None = None
@@ -48,12 +51,22 @@ class SerialWorker:
     def _run(self, items: Queue) -> None:
         while True:
             item = items.get()
+            taken = 1
+            if self.batch > 1:
+                item = [item]
+                while taken < self.batch:
+                    try:
+                        item.append(items.get_nowait())
+                    except Empty:
+                        break
+                    taken += 1
             try:
                 self.handle(item)
             except Exception:  # noqa: BLE001 - one failure must never stop the items after it
                 log.warning("%s: could not handle %r", self.name, item, exc_info=True)
             finally:
-                items.task_done()
+                for _ in range(taken):
+                    items.task_done()
 
 
 class Backoff:

@@ -69,6 +69,12 @@ def degraded_since() -> float | None:
     return _state["since"] if redis_is_down() else None
 
 
+def writes_unsent() -> bool:
+    """Writes made while Redis was away are still to be dropped there: a raw read may see stale keys
+    (the cache's own next call drops them first)."""
+    return bool(_unsent)
+
+
 def _local(key: str) -> bool:
     return isinstance(key, str) and key.startswith(LOCAL_PREFIXES)
 

@@ -111,6 +111,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "ticketing.tasks.beat_heartbeat", "schedule": 15.0},
     "holds-sweep": {"task": "tickets.tasks.sweep_expired_holds", "schedule": 30.0},
+    "event-summaries": {"task": "tickets.tasks.refresh_due_summaries", "schedule": 60.0},
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
     "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
     "recs-rebuild": {"task": "analytics.tasks.recs_rebuild", "schedule": 900.0},
@@ -337,7 +338,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "ticketing.errors.api_exception_handler",
-    # Per user (per IP when anonymous), kept in Redis (tickets.api.FailOpenThrottle).
+    # Per user (per IP when anonymous), kept in Redis (ticketing.throttling).
     "DEFAULT_THROTTLE_RATES": {
         "holds": env("THROTTLE_HOLDS", default="60/min"),
         "orders": env("THROTTLE_ORDERS", default="30/min"),

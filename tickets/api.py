@@ -15,7 +15,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer, unwrap
@@ -25,6 +24,7 @@ from accounts.serializers import ErrorSerializer
 from events.models import Event
 from events.selectors import event_visible_to, may_see
 from ticketing.errors import NotFound
+from ticketing.throttling import FailOpenThrottle
 from tickets import selectors, services, snapshots
 from tickets.models import SeatMap, Session, TicketType
 from tickets.serializers import (
@@ -45,12 +45,6 @@ log = logging.getLogger(__name__)
 ERRORS = OpenApiResponse(ErrorSerializer)
 HOLD_ERRORS = {400: ERRORS, 404: ERRORS, 409: OpenApiResponse(ErrorSerializer, description="Taken or sold out."),
                429: ERRORS}
-
-
-class FailOpenThrottle(ScopedRateThrottle):
-    """Per-user (or per-IP) rate limit kept in Redis. With Redis away the cache keeps the
-    counters in the process (ticketing.cache): the limit holds per process, and no request
-    waits on a dead Redis (one that hung used to cost every hold its socket timeout here)."""
 
 
 def _own_event(user, event_id: int) -> Event:

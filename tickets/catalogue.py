@@ -79,10 +79,20 @@ def _version_key(session_id: int) -> str:
     return f"catalogue:v:{session_id}"
 
 
-def session_info(session_id: int) -> SessionInfo | None:
-    """The session's sale data, from this process's copy while its version stands; None if no such session."""
+def version_cache_key(session_id: int) -> str:
+    """The session's version key as stored in Redis (for a caller that reads it with other keys at once)."""
+    return cache.make_key(_version_key(session_id))
+
+
+_UNREAD = object()
+
+
+def session_info(session_id: int, *, version=_UNREAD) -> SessionInfo | None:
+    """The session's sale data, from this process's copy while its version stands; None if no such session.
+    `version`: the version the caller read from the cache just now (None: there is none), if it did."""
     key = _version_key(session_id)
-    version = cache.get(key)
+    if version is _UNREAD:
+        version = cache.get(key)
     kept = _memo.get(session_id)
     now = monotonic()
     if version is not None and kept is not None and kept[0] == version and now - kept[1] < MEMO_SECONDS:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from ticketing.cache import redis_down, redis_is_down
+from ticketing.cache import redis_down, redis_is_down, writes_unsent
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,22 @@ def known_sold_out(session_id: int, ticket_type_ids) -> list[str]:
     except RedisError as exc:
         redis_down(exc)
         return []
+
+
+def known_sold_out_and(session_id: int, ticket_type_ids, cache_key: str) -> tuple[list[str], object] | None:
+    """known_sold_out, and the default cache's value under `cache_key` (made with cache.make_key; None if
+    absent), in one round trip: a GA hold's sold-out marks and its session's catalogue version. None when
+    Redis is away or may still hold keys written while it was away: the caller then reads each as usual."""
+    from django.core.cache import cache
+
+    if writes_unsent():
+        return None
+    try:
+        client = _redis()
+        if client is None:
+            return None
+        raw, *marks = client.mget([cache_key] + [_sold_out_key(session_id, t) for t in ticket_type_ids])
+    except RedisError as exc:
+        redis_down(exc)
+        return None
+    return [v.decode() for v in marks if v], None if raw is None else cache.client.decode(raw)

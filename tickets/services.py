@@ -41,8 +41,8 @@ from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa:
 from tickets import catalogue, fastpath
 from tickets.broadcast import SeatChange, broadcast_changes
 from tickets.models import (
-    Hold, HoldItem, HoldStatus, PriceTier, Seat, SeatMap, SeatStatus, Seating, Session, SessionSeat, Stock,
-    TicketType,
+    Hold, HoldItem, HoldStatus, PriceTier, PriceTierKind, Seat, SeatMap, SeatStatus, Seating, Session, SessionSeat,
+    Stock, TicketType,
 )
 from tickets.pricing import price_for
 from tickets.seatmaps import layout_clean, layout_seats, layout_size
@@ -221,6 +221,26 @@ def event_summary_refresh(*, event_id: int) -> None:
         price_min=min(prices) if prices else None, price_max=max(prices) if prices else None, tickets_left=left)
 
 
+SUMMARY_WINDOW = timedelta(hours=1)
+
+
+def event_summaries_due(*, now: datetime | None = None, window: timedelta = SUMMARY_WINDOW) -> int:
+    """Beat, every minute: events whose price range or availability changed with time alone in the last
+    `window` (a time price tier ended, a session's sales closed, a session ended) get their summary again,
+    so the list's price filters, sorts and cards agree with the event page. Idempotent: a boundary is
+    refreshed on every run of its window, so a beat that was down for less than the window misses none.
+    Returns how many events were refreshed."""
+    now = now or timezone.now()
+    since = now - window
+    events = set(PriceTier.objects.filter(kind=PriceTierKind.TIME, until__gt=since, until__lte=now)
+                 .values_list("ticket_type__event_id", flat=True))
+    events |= set(Session.objects.filter(Q(sales_end__gt=since, sales_end__lte=now) | Q(end_time__gt=since, end_time__lte=now))
+                  .values_list("event_id", flat=True))
+    for event_id in sorted(events):
+        event_summary_refresh(event_id=event_id)
+    return len(events)
+
+
 # --- buyers: holds -------------------------------------------------------------------
 
 
@@ -258,18 +278,22 @@ def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities
     (an order made of it), so both commit or neither; `check_visible` raises NotFound for a session
     the buyer may not see. `user` may be an accounts.authentication.TokenBuyer: only its id is used,
     and the first statement refuses an inactive account."""
-    info = catalogue.session_info(session_id)
-    if info is None or (check_visible and not info.visible_to(user)):
-        raise NotFound(_("No such session."))
     seat_ids = sorted(set(int(s) for s in seat_ids))
     quantities = {int(k): int(v) for k, v in (quantities or {}).items() if int(v) != 0}
+    # GA: the sold-out marks and the catalogue's version in one round trip (most requests of a sold-out
+    # sale end at the mark); they are still looked at in the usual order below.
+    read = (fastpath.known_sold_out_and(session_id, quantities, catalogue.version_cache_key(session_id))
+            if quantities and not seat_ids else None)
+    info = catalogue.session_info(session_id) if read is None else catalogue.session_info(session_id, version=read[1])
+    if info is None or (check_visible and not info.visible_to(user)):
+        raise NotFound(_("No such session."))
     _check_request(info, seat_ids, quantities)
     token = uuid.uuid4().hex
     if seat_ids:
         taken = fastpath.claim_seats(session_id, seat_ids, token)
         if taken:
             raise SeatTaken(seats=_seat_names(info, taken))
-    elif sold_out := fastpath.known_sold_out(session_id, quantities):
+    elif sold_out := (fastpath.known_sold_out(session_id, quantities) if read is None else read[0]):
         raise SoldOut(name=", ".join(sold_out))
     try:
         result = retry_deadlocks(lambda: _hold_in_transaction(user.pk, info, seat_ids, quantities, join, then))
@@ -493,7 +517,7 @@ def owner_token(user_id: int) -> str:
     """An opaque per-buyer mark, so a seat map can tell "mine" from "held" without user ids."""
     from django.utils.crypto import salted_hmac
 
-    return salted_hmac("tickets.owner", str(user_id)).hexdigest()[:12]
+    return salted_hmac("tickets.owner", str(user_id), algorithm="sha256").hexdigest()[:12]
 
 
 def _end_hold(hold_id: int, status: str, now, *, from_status: str, expired_only: bool = False) -> list | None:

@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -20,7 +21,7 @@ from orders.models import Order
 from tests.conftest import ROOT, HungServer, free_port, reset_redis_backoff
 from tests.factories import UserFactory
 from tests.orders.flows import pending_order
-from ticketing import outbox
+from ticketing import outbox, tasks
 from ticketing.celery import app as celery_app
 from ticketing.mail import dev_outbox
 from ticketing.models import OutboxMessage
@@ -146,11 +147,33 @@ def test_a_payment_answers_while_the_broker_is_down_and_its_email_goes_out_later
 @pytest.mark.parametrize("broker", ["refused"], indirect=True)
 def test_a_broker_that_failed_is_left_alone_for_a_while_and_the_sweep_has_the_rest(broker, caplog):
     with caplog.at_level(logging.WARNING, logger="ticketing.background"):
-        outbox._hand_to_broker(1)
-        outbox._hand_to_broker(2)
+        outbox._hand_to_broker([1])
+        outbox._hand_to_broker([2, 3])
 
-    assert outbox._broker.is_down() and outbox._broker.skipped == 1
+    assert outbox._broker.is_down() and outbox._broker.skipped == 2
     assert len(caplog.records) == 1 and "broker" in caplog.records[0].getMessage()
+
+
+def test_ids_committed_while_a_hand_off_is_under_way_go_to_the_broker_in_one_task(monkeypatch, settings):
+    settings.OUTBOX_DISPATCH = "celery"
+    sent, publishing = [], threading.Event()
+
+    def apply_async(args, retry):
+        sent.append(list(args[0]))
+        publishing.wait(5)  # the broker takes its time over the first one
+
+    monkeypatch.setattr(tasks.outbox_deliver_many_task, "apply_async", apply_async)
+    outbox._dispatch(1)
+    deadline = time.monotonic() + 5
+    while not sent:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    for message_id in (2, 3, 4):
+        outbox._dispatch(message_id)
+    publishing.set()
+    outbox.wait_dispatched()
+
+    assert sent == [[1], [2, 3, 4]]
 
 
 @pytest.mark.django_db(transaction=True)

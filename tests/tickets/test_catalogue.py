@@ -46,3 +46,27 @@ def test_without_redis_every_read_goes_to_the_database(redis_outage):
     Session.objects.filter(pk=session.pk).update(sales_start=closed - timedelta(hours=1), sales_end=closed)
 
     assert not catalogue.session_info(session.pk).sales_open(timezone.now())
+
+
+def test_a_ga_hold_reads_the_version_with_the_sold_out_marks_and_still_sees_a_dropped_one(monkeypatch):
+    from django_redis import get_redis_connection
+
+    from tests.factories import UserFactory
+    from tickets import services
+
+    session, types = ga_session(prices={"Standard": 100})
+    standard = types["Standard"]
+    buyer = UserFactory()
+    services.hold_take(user=buyer, session_id=session.pk, quantities={standard.pk: 1})  # the copy is kept
+    standard.base_price = 150
+    standard.save()  # the publisher's write drops the version once it commits
+
+    client = get_redis_connection("default")
+    reads = []
+    for name in ("get", "mget"):
+        real = getattr(client, name)
+        monkeypatch.setattr(client, name, lambda *a, _real=real, _name=name, **kw: reads.append(_name) or _real(*a, **kw))
+    taken = services.hold_take(user=buyer, session_id=session.pk, quantities={standard.pk: 1})
+
+    assert taken.items[0].unit_price == 150  # the new price: the dropped version was seen
+    assert reads[:1] == ["mget"] and "get" not in reads  # one round trip for the version and the marks
