@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import ANY_ROLE, has_role, role_required
@@ -54,6 +55,20 @@ class SessionCard:
     @property
     def on_sale(self) -> bool:
         return self.status == "on_sale"
+
+    @property
+    def opens_in(self) -> str:
+        return time_left(self.session.sales_start)
+
+
+def time_left(moment: datetime, now: datetime | None = None) -> str:
+    """What a sales countdown shows before its script runs (and what static/js/countdown.js shows after):
+    "2天 03:15:20", "03:15:20", "14:59"."""
+    left = max(int((moment - (now or timezone.now())).total_seconds()), 0)
+    days, rest = divmod(left, 86400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}" if days or hours else f"{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}{pgettext('days, short', 'd')} {clock}" if days else clock
 
 
 def _change(percent: int) -> str:
@@ -163,6 +178,7 @@ def session_detail(request, pk: int):
                         details={"seated": session.is_seated, "status": status})
     context = {"event": session.event, "state": state, "offers": offers, "status": status,
                "status_text": status_text, "on_sale": status == "on_sale", "strings": _js_strings(),
+               "opens_at": session.sales_start, "opens_in": time_left(session.sales_start),
                **_hold_context(request, session)}
     return render(request, "tickets/session.html", context)
 

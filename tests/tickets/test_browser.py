@@ -343,3 +343,25 @@ def test_the_map_zooms_pans_and_frees_a_held_seat_when_its_time_is_up(browser, a
         assert errors == []
     finally:
         context.close()
+
+
+def test_a_sale_that_opens_in_a_moment_counts_down_and_opens_by_itself(page, asgi_server, screenshot):
+    session, types = ga_session(stock={"Standard": 10}, prices={"Standard": 180})
+    Session.objects.filter(pk=session.pk).update(sales_start=timezone.now() + timedelta(seconds=5))
+    UserFactory(email="dave@example.com")
+    errors = watch_errors(page)
+    log_in(page, "dave@example.com")
+    page.goto(f"/sessions/{session.pk}/")
+
+    countdown = page.get_by_test_id("sale-countdown")
+    expect(countdown).to_have_text(re.compile(r"^00:0[0-5]$"))
+    expect(page.get_by_test_id("bar-hold")).to_be_disabled()
+    screenshot(page, "sale-countdown")
+
+    # At zero the page asks the server again, which now shows the sale open: no click, no reload by hand.
+    expect(page.get_by_test_id("sale-status")).to_have_text("售票中", timeout=15_000)
+    expect(page.get_by_test_id("sale-countdown")).to_have_count(0)
+    page.select_option(f"#qty-{types['Standard'].pk}", "1")
+    page.get_by_test_id("hold-bar").get_by_test_id("bar-hold").click()
+    expect(page.get_by_test_id("hold-item")).to_contain_text("Standard × 1")
+    assert errors == []

@@ -1,6 +1,7 @@
 """Buyer pages: an event's sessions, a session's seat map or ticket form, holding and releasing."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -61,6 +62,38 @@ def test_the_event_page_says_when_a_seated_session_goes_on_sale():
     page = english().get(f"/events/{session.event_id}/").content.decode()
 
     assert "On sale from" in page and "View seat map" in page
+
+
+def test_a_sale_that_opens_later_counts_down_on_the_event_and_session_pages_in_the_buyers_language():
+    session, _types = ga_session()
+    opens = timezone.now() + timedelta(days=2, hours=3, minutes=15)
+    session.sales_start = opens
+    session.save(update_fields=["sales_start"])
+    chinese = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    for url in (f"/events/{session.event_id}/", f"/sessions/{session.pk}/"):
+        page = chinese.get(url).content.decode()
+        countdown = re.search(r'data-testid="sale-countdown".*?data-countdown="(\d+)".*?>([^<]+)</span>', page, re.S)
+        assert countdown, url
+        assert int(countdown.group(1)) == int(opens.timestamp())
+        assert re.fullmatch(r"2天 03:1[45]:\d\d", countdown.group(2)), countdown.group(2)
+        assert 'data-days="天"' in page and "js/countdown.js" in page
+
+    session.sales_start = timezone.now() - timedelta(minutes=1)
+    session.save(update_fields=["sales_start"])
+    for url in (f"/events/{session.event_id}/", f"/sessions/{session.pk}/"):
+        assert 'data-testid="sale-countdown"' not in chinese.get(url).content.decode()
+
+
+@pytest.mark.parametrize("left, shown", [
+    (timedelta(minutes=14, seconds=59), "14:59"), (timedelta(hours=3, seconds=5), "03:00:05"),
+    (timedelta(days=1, minutes=1), "1d 00:01:00"), (timedelta(seconds=-5), "00:00"),
+])
+def test_the_time_left_before_a_sale_reads_as_the_countdown_shows_it(left, shown):
+    from tickets.views import time_left
+
+    now = timezone.now()
+    assert time_left(now + left, now) == shown
 
 
 def test_anyone_sees_a_public_seated_session_with_its_map_state_and_is_asked_to_log_in():
