@@ -22,13 +22,14 @@ class Action:
     PAY = "pay"                            # details.order, details.amount
     REFUND = "refund"                      # details.order, details.amount
     CHECKIN = "checkin"                    # details.ticket
+    FAVOURITE = "favourite"                # the event was marked as wanted (想看)
 
     # What the browser may report through the beacon (everything else is logged by the server).
     CLIENT = (SEATMAP_OPEN, TICKET_TYPE_CHOSEN, REC_CLICK)
     ALL = (EVENT_VIEW, SESSION_VIEW, SEATMAP_OPEN, TICKET_TYPE_CHOSEN, REC_CLICK, SEARCH,
-           HOLD, ORDER, PAY, REFUND, CHECKIN)
+           HOLD, ORDER, PAY, REFUND, CHECKIN, FAVOURITE)
     # How much an action says about taste (recommendations): purchase > hold > click > view.
-    WEIGHT = {PAY: 8.0, ORDER: 5.0, HOLD: 4.0, TICKET_TYPE_CHOSEN: 2.0, SEATMAP_OPEN: 2.0,
+    WEIGHT = {PAY: 8.0, ORDER: 5.0, HOLD: 4.0, FAVOURITE: 3.0, TICKET_TYPE_CHOSEN: 2.0, SEATMAP_OPEN: 2.0,
               SESSION_VIEW: 2.0, REC_CLICK: 1.5, EVENT_VIEW: 1.0}
 
 

@@ -2,7 +2,8 @@ from django.contrib import admin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from events.models import Category, Event, EventTransition, SearchAlias, Tag
+from events.models import Category, Event, EventTransition, Favourite, SearchAlias, Tag
+from ticketing.admin import ReadOnlyMixin
 from events.services import sanitize_description
 
 
@@ -60,3 +61,13 @@ class EventAdmin(admin.ModelAdmin):
         from events.search import refresh_search_text
 
         refresh_search_text(form.instance)
+
+
+@admin.register(Favourite)
+class FavouriteAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Who wants what (想看): read-only; buyers mark and unmark on the event page."""
+
+    list_display = ("event", "user", "created_at")
+    list_select_related = ("event", "user")
+    search_fields = ("event__title", "user__username", "user__email")
+    date_hierarchy = "created_at"

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, User
-from accounts.permissions import roles
+from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Category, Event
 from events.selectors import (
@@ -23,6 +23,8 @@ from events.selectors import (
     event_list_for_publisher,
     event_search,
     event_visible_to,
+    favourite_state,
+    favourites_of,
     review_queue,
 )
 from events.serializers import (
@@ -32,11 +34,22 @@ from events.serializers import (
     EventSearchParamsSerializer,
     EventSerializer,
     EventWriteSerializer,
+    FavouriteStateSerializer,
     ReviewSerializer,
+    WantedEventSerializer,
     category_forest,
     event_data,
 )
-from events.services import event_cancel, event_create, event_review, event_submit, event_update, search_record
+from events.services import (
+    event_cancel,
+    event_create,
+    event_review,
+    event_submit,
+    event_update,
+    favourite_add,
+    favourite_remove,
+    search_record,
+)
 from ticketing.errors import NotFound
 
 ERRORS = OpenApiResponse(ErrorSerializer)
@@ -261,3 +274,46 @@ class CategoryTreeView(APIView):
     )
     def get(self, request):
         return Response(CategoryNodeSerializer(category_forest(Category.objects.get_tree()), many=True).data)
+
+
+class WantedListView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]
+    pagination_class = EventPagination
+
+    @extend_schema(
+        summary="Your wanted events (想看)",
+        description="The events you marked, newest mark first, whatever became of them since (see `status`).",
+        responses={200: WantedEventSerializer(many=True), 401: ERRORS},
+        tags=["wanted"],
+    )
+    def get(self, request):
+        return _page(self, request, favourites_of(user=request.user), WantedEventSerializer)
+
+
+class EventWantView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]
+
+    @extend_schema(
+        summary="Want an event (想看)",
+        description="Marks an approved event; you are told when its sales open and when a session is added. "
+                    "Idempotent: 201 the first time, 200 after.",
+        request=None,
+        responses={200: FavouriteStateSerializer, 201: FavouriteStateSerializer, 401: ERRORS, 404: ERRORS,
+                   409: ERRORS},
+        tags=["wanted"],
+    )
+    def put(self, request, event_id: int):
+        _favourite, created = favourite_add(user=request.user, event_id=event_id)
+        return Response(favourite_state(event_id=event_id, user=request.user),
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Stop wanting an event",
+        description="Idempotent: 204 whether or not it was marked.",
+        request=None,
+        responses={204: None, 401: ERRORS},
+        tags=["wanted"],
+    )
+    def delete(self, request, event_id: int):
+        favourite_remove(user=request.user, event_id=event_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -199,3 +199,23 @@ class EventTransition(models.Model):
     @property
     def note_display(self) -> str:
         return str(self.NOTES.get(self.note, self.note))
+
+
+class Favourite(models.Model):
+    """An event a buyer wants to see (想看): listed on their "wanted" page, and the reason they are told
+    when its sales open or a session is added (tickets.reminders)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(_("marked"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("wanted event")
+        verbose_name_plural = _("wanted events")
+        constraints = [models.UniqueConstraint(fields=["user", "event"], name="favourite_once_per_user")]
+        # The reminders read the wanters of one event marked before a moment; the page counts them.
+        # A user's own list reads the unique constraint's index (user first).
+        indexes = [models.Index(fields=["event", "created_at"], name="favourite_event_marked")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ♥ {self.event_id}"

@@ -22,7 +22,7 @@ from rapidfuzz.distance import OSA
 
 from accounts.models import Role
 from events import search
-from events.models import Category, Event, EventStatus, Tag
+from events.models import Category, Event, EventStatus, Favourite, Tag
 
 SORT_START = "start"
 SORT_PRICE = "price"
@@ -304,6 +304,20 @@ def may_see_event(status: str, publisher_id: int, user) -> bool:
         return True
     signed_in = getattr(user, "is_authenticated", False)
     return signed_in and (user.pk == publisher_id or getattr(user, "role", "") == Role.ADMIN)
+
+
+def favourites_of(*, user) -> QuerySet[Event]:
+    """The events `user` wants (想看), newest mark first, each with `wanted_at`; cancelled and ended ones
+    too (the page says so), so a buyer sees what became of them."""
+    return (_with_relations(Event.objects.filter(favourites__user=user))
+            .annotate(wanted_at=F("favourites__created_at")).order_by("-favourites__created_at", "-pk"))
+
+
+def favourite_state(*, event_id: int, user) -> dict:
+    """What the event page's 想看 button shows: whether `user` wants it and how many people do."""
+    wanted = Favourite.objects.filter(event_id=event_id)
+    mine = getattr(user, "is_authenticated", False) and wanted.filter(user_id=user.pk).exists()
+    return {"wanted": bool(mine), "wanted_count": wanted.count()}
 
 
 # What the review page shows of an event's inventory. The tickets app registers it at start-up

@@ -95,6 +95,21 @@ class EventSerializer(EventCardSerializer):
         return event.review_reason if self.context.get("show_review") else ""
 
 
+class WantedEventSerializer(EventCardSerializer):
+    """An event on the caller's wanted list (想看), with its status (a wanted event may be cancelled since)."""
+
+    wanted_at = serializers.DateTimeField(read_only=True, help_text=_("When you marked it."))
+
+    class Meta(EventCardSerializer.Meta):
+        fields = [*EventCardSerializer.Meta.fields, "status", "wanted_at"]
+        read_only_fields = fields
+
+
+class FavouriteStateSerializer(serializers.Serializer):
+    wanted = serializers.BooleanField(help_text=_("Whether you want this event."))
+    wanted_count = serializers.IntegerField(help_text=_("How many people want it."))
+
+
 # --- events in -------------------------------------------------------------------------
 @extend_schema_field(OpenApiTypes.BINARY)
 class ImageUploadField(serializers.FileField):

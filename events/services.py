@@ -28,10 +28,11 @@ from PIL import Image, ImageOps
 
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
-from events.models import Category, Event, EventStatus, EventTransition, Tag
+from events.models import Category, Event, EventStatus, EventTransition, Favourite, Tag
 from events.search import refresh_search_text
+from events.selectors import may_see
 from ticketing import behaviour
-from ticketing.errors import Conflict, DomainError, Forbidden
+from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
 
 S = EventStatus
 
@@ -251,6 +252,33 @@ def event_review(*, actor: User, event: Event, approve: bool, reason: str = "") 
 
 # event_search's filters, as a search line names them (the query goes on its own, as `q`).
 SEARCH_FILTERS = ("category", "city", "date_from", "date_to", "price_min", "price_max", "available_only")
+
+
+class NotWantable(Conflict):
+    code = "not_public"
+    default_message = _("Only events on sale to the public can be marked as wanted.")
+
+
+def favourite_add(*, user: User, event_id: int) -> tuple[Favourite, bool]:
+    """Mark an approved event as wanted (想看) by `user`; returns the row and whether it is new.
+    Idempotent, also for two calls at the same instant (the unique constraint decides which one writes).
+    NotFound for an event the user may not see, NotWantable for one they see but the public does not."""
+    event = Event.objects.filter(pk=event_id).only("status", "publisher_id").first()
+    if event is None or not may_see(event, user):
+        raise NotFound(_("No such event."))
+    if not event.is_public:
+        raise NotWantable()
+    favourite, created = Favourite.objects.get_or_create(user=user, event_id=event_id)
+    if created:
+        behaviour.track_on_commit("favourite", user=user, event_id=event_id)
+    return favourite, created
+
+
+def favourite_remove(*, user: User, event_id: int) -> bool:
+    """Unmark an event (any status: a cancelled event can still be taken off the list). Idempotent;
+    returns whether there was a mark."""
+    deleted, _rows = Favourite.objects.filter(user=user, event_id=event_id).delete()
+    return bool(deleted)
 
 
 def search_record(*, user, filters: dict, results: int) -> None:

@@ -10,6 +10,8 @@ urlpatterns = [
     path("events/", views.event_list, name="list"),
     path("events/suggest/", views.event_suggest, name="suggest"),
     path("events/<int:pk>/", views.event_detail, name="detail"),
+    # buyers
+    path("events/<int:pk>/want/", views.event_want, name="want"),
     # publisher
     path("publisher/events/", views.my_events, name="mine"),
     path("publisher/events/new/", views.event_create, name="create"),

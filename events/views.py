@@ -2,12 +2,14 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Role
-from accounts.permissions import role_required
+from accounts.permissions import ANY_ROLE, role_required
 from events import selectors, services
 from events.forms import CancelForm, EventForm, ReviewForm, SearchForm
 from events.models import Event, EventStatus
@@ -68,18 +70,18 @@ def event_detail(request, pk: int):
     event = selectors.event_visible_to(event_id=pk, user=request.user)
     if event is None:
         raise Http404
-    from tickets.views import session_cards  # the tickets domain draws its own section of this page
-
     if event.is_public:  # a publisher's look at a draft is no visitor's interest
         behaviour.track("event_view", request=request, event_id=event.pk)
-    context = {"event": event, "cancel_form": CancelForm(), "session_cards": session_cards(event),
-               "server_now": f"{timezone.now().timestamp():.3f}"}  # sales countdowns count from the server's clock
-    for provider in _detail_context:
+    context = {"event": event, "cancel_form": CancelForm(),
+               "server_now": f"{timezone.now().timestamp():.3f}",  # sales countdowns count from the server's clock
+               **selectors.favourite_state(event_id=event.pk, user=request.user)}
+    for provider in _detail_context:  # the tickets app's sessions, analytics' similar events
         context.update(provider(request, event))
     return render(request, "events/detail.html", context)
 
 
-# What higher apps add to the event page (analytics: similar events), registered at their start-up.
+# What higher apps add to the event page (tickets: its sessions; analytics: similar events), registered
+# at their start-up.
 _detail_context: list = []
 
 
@@ -87,6 +89,32 @@ def event_detail_context_register(provider) -> None:
     """provider(request, event) -> dict, merged into the event page's context."""
     if provider not in _detail_context:
         _detail_context.append(provider)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def event_want(request, pk: int):
+    """Mark or unmark an event as wanted (想看): `want=1` or `want=0`. With htmx the button is redrawn in
+    place, otherwise the page it was pressed on comes back (refusals: ticketing.errors.DomainErrorMiddleware).
+    Roles: any signed-in user."""
+    want = request.POST.get("want") != "0"
+    if want:
+        services.favourite_add(user=request.user, event_id=pk)
+    else:
+        services.favourite_remove(user=request.user, event_id=pk)
+    if request.htmx:
+        context = {"event_id": pk, "next_url": _back(request, reverse("events:detail", args=[pk])),
+                   **selectors.favourite_state(event_id=pk, user=request.user)}
+        return render(request, "events/partials/want_button.html", context)
+    if want:
+        messages.success(request, _("Added to your wanted events. We will tell you when sales open."))
+    return redirect(_back(request, reverse("events:detail", args=[pk])))
+
+
+def _back(request, default: str) -> str:
+    """The page a form was posted from, if it is one of ours."""
+    target = request.POST.get("next") or ""
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else default
 
 
 @role_required(Role.PUBLISHER)

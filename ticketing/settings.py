@@ -112,6 +112,7 @@ CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "ticketing.tasks.beat_heartbeat", "schedule": 15.0},
     "holds-sweep": {"task": "tickets.tasks.sweep_expired_holds", "schedule": 30.0},
     "event-summaries": {"task": "tickets.tasks.refresh_due_summaries", "schedule": 60.0},
+    "on-sale-reminders": {"task": "tickets.tasks.send_due_reminders", "schedule": 60.0},
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
     "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
     "recs-rebuild": {"task": "analytics.tasks.recs_rebuild", "schedule": 900.0},
@@ -355,6 +356,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; the event's keeps its own name in the schema.
+    "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "events.models.EventStatus"},
 }
 
 # --- logging ------------------------------------------------------------------

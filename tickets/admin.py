@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from ticketing.admin import ReadOnlyMixin
-from tickets.models import Hold, HoldItem, Session, Stock, TicketType
+from tickets.models import Hold, HoldItem, Session, SessionReminder, Stock, TicketType
 
 
 class ReadOnly(ReadOnlyMixin, admin.ModelAdmin):
@@ -44,3 +44,13 @@ class HoldAdmin(ReadOnly):
     list_filter = ("status",)
     search_fields = ("user__username", "user__email")
     inlines = [HoldItemInline]
+
+
+@admin.register(SessionReminder)
+class SessionReminderAdmin(ReadOnly):
+    """The on-sale and new-session reminders sent (tickets.reminders), one per buyer, session and kind."""
+
+    list_display = ("session", "kind", "user", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("session__event", "user")
+    search_fields = ("session__event__title", "user__username", "user__email")

@@ -13,6 +13,12 @@ class TicketsConfig(AppConfig):
 
         review_inventory_register(inventory_overview)
 
+        # The event page's sessions, drawn by this app, without the catalogue importing its views.
+        from events.views import event_detail_context_register
+        from tickets.views import event_page_sessions
+
+        event_detail_context_register(event_page_sessions)
+
         # What a sale keeps of an event (tickets.catalogue) is dropped whenever its publisher changes it.
         from django.db.models.signals import post_delete, post_save
 

@@ -5,6 +5,7 @@ from django.urls import path
 from tickets import views
 
 urlpatterns = [
+    path("events/wanted/", views.wanted_list, name="wanted"),
     path("sessions/<int:pk>/", views.session_detail, name="session"),
     path("sessions/<int:pk>/hold/", views.session_hold, name="hold"),
     path("sessions/<int:pk>/hold-panel/", views.hold_panel, name="hold_panel"),

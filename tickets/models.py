@@ -304,3 +304,26 @@ class SessionSeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.seat_id} {self.status}"
+
+
+class ReminderKind(models.TextChoices):
+    SALES_OPEN = "sales_open", _("Sales open")
+    SESSION_ADDED = "session_added", _("Session added")
+
+
+class SessionReminder(models.Model):
+    """One reminder a buyer got about one session of an event they want (tickets.reminders): the unique
+    constraint is what makes it once, however many beats run and however often."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("kind"), max_length=16, choices=ReminderKind.choices)
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("on-sale reminder")
+        verbose_name_plural = _("on-sale reminders")
+        constraints = [models.UniqueConstraint(fields=["session", "kind", "user"], name="reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.kind} → {self.user_id}"

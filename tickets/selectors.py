@@ -127,3 +127,12 @@ def holds_live(user, *, session: Session | None = None):
     if session is not None:
         holds = holds.filter(session=session)
     return holds.order_by("expires_at", "pk")
+
+
+def next_sessions(event_ids: list[int], *, now: datetime) -> dict[int, Session]:
+    """Each event's next session not yet over (the soonest to start), by event id: one query."""
+    nearest = {}
+    for session in (Session.objects.filter(event_id__in=event_ids, end_time__gt=now)
+                    .order_by("event_id", "start_time", "pk")):
+        nearest.setdefault(session.event_id, session)
+    return nearest

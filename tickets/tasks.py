@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from tickets import services
+from tickets import reminders, services
 
 
 @shared_task(ignore_result=True)
@@ -13,3 +13,9 @@ def sweep_expired_holds() -> int:
 def refresh_due_summaries() -> int:
     """Beat, every 60 s: price ranges and "tickets left" of events that time alone changed (tiers, sales ends)."""
     return services.event_summaries_due()
+
+
+@shared_task(ignore_result=True)
+def send_due_reminders() -> int:
+    """Beat, every 60 s: on-sale and new-session reminders to the buyers who want the event (tickets.reminders)."""
+    return reminders.reminders_due()

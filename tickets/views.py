@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import ANY_ROLE, has_role, role_required
 from events.models import Event
-from events.selectors import event_visible_to
+from events.selectors import event_visible_to, favourites_of
 from ticketing import behaviour
 from tickets import selectors, services
 from tickets.models import PriceTierKind, SeatStatus, Session
@@ -116,6 +117,49 @@ def session_cards(event: Event) -> list[SessionCard]:
         offers = [_offer(r, now) for r in rows if r.session_id == session.pk]
         cards.append(SessionCard(session, *_status(session, offers, now), offers))
     return cards
+
+
+@dataclass
+class WantedCard:
+    """One event of 我的想看 with what its buyer wants to know: when the next session's sales open."""
+
+    event: Event
+    session: Session | None  # the next session not yet over
+    status: str  # a session's (see _status), or cancelled, no_sessions
+    status_text: str
+
+    @property
+    def opens_in(self) -> str:
+        return time_left(self.session.sales_start)
+
+
+def _wanted_card(event: Event, session: Session | None, rows: list[StockRow], now: datetime) -> WantedCard:
+    if event.status == "cancelled":
+        return WantedCard(event, session, "cancelled", _("Cancelled"))
+    if session is None:
+        return WantedCard(event, None, "no_sessions", _("No upcoming sessions"))
+    session.event = event
+    offers = [_offer(row, now) for row in rows if row.session_id == session.pk]
+    return WantedCard(event, session, *_status(session, offers, now))
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def wanted_list(request):
+    """我的想看: the events the user wants, newest mark first, each with its next session's sale (a countdown
+    before it opens). Roles: any signed-in user; each sees only their own."""
+    now = timezone.now()
+    page = Paginator(favourites_of(user=request.user), 20).get_page(request.GET.get("page"))
+    upcoming = selectors.next_sessions([event.pk for event in page], now=now)
+    rows = selectors.stock_rows(list(upcoming.values()), now=now) if upcoming else []
+    cards = [_wanted_card(event, upcoming.get(event.pk), rows, now) for event in page]
+    return render(request, "tickets/wanted.html", {"page": page, "cards": cards,
+                                                   "server_now": f"{now.timestamp():.3f}"})
+
+
+def event_page_sessions(request, event: Event) -> dict:
+    """The event page's sessions (events.views.event_detail asks through its registry, tickets.apps)."""
+    return {"session_cards": session_cards(event)}
 
 
 # --- the session page -------------------------------------------------------------------
