@@ -26,7 +26,7 @@ class EventForm(forms.ModelForm):
     class Meta:
         model = Event
         fields = ["title", "category", "start_time", "end_time", "city", "venue", "address", "description", "tags",
-                  "cover", "real_name_required"]
+                  "cover", "real_name_required", "one_ticket_per_id"]
         widgets = {"description": forms.Textarea(attrs={"rows": 6})}
         # What the detail page renders (events.templatetags.event_text.rich_text).
         help_texts = {"description": _("A blank line starts a new paragraph; **bold**, *italic*, lists (lines starting "
@@ -69,6 +69,7 @@ class EventForm(forms.ModelForm):
             category=c["category"], description=c.get("description", ""), address=c.get("address", ""),
             tags=[t for t in c.get("tags", "").replace("，", ",").split(",")],
             real_name_required=c.get("real_name_required", False),
+            one_ticket_per_id=c.get("one_ticket_per_id", False),
             cover=cover if cover and hasattr(cover, "image") else None,
         )
 

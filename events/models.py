@@ -119,6 +119,9 @@ class Event(models.Model):
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="events")
     real_name_required = models.BooleanField(_("real-name tickets"), default=False,
                                              help_text=_("Each ticket names its attendee, checked at the door."))
+    one_ticket_per_id = models.BooleanField(
+        _("one ticket per ID number"), default=True,
+        help_text=_("Real-name tickets only: an ID number may hold one ticket per session, whoever buys it."))
     status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
     review_reason = models.TextField(_("reviewer's reason"), blank=True, validators=[validate_reason_length])
     publisher = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("publisher"), on_delete=models.PROTECT,

@@ -87,7 +87,8 @@ class EventSerializer(EventCardSerializer):
         help_text=_("The reviewer's reason; empty unless you are the publisher or an administrator."))
 
     class Meta(EventCardSerializer.Meta):
-        fields = [*EventCardSerializer.Meta.fields, "description", "address", "real_name_required", "status",
+        fields = [*EventCardSerializer.Meta.fields, "description", "address", "real_name_required",
+                  "one_ticket_per_id", "status",
                   "status_display", "review_reason", "submitted_at", "reviewed_at", "created_at", "updated_at"]
         read_only_fields = fields
 
@@ -144,6 +145,8 @@ class EventWriteSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=20,
                                  help_text=_("Tag names; a tag that does not exist yet is created."))
     real_name_required = serializers.BooleanField(required=False)
+    one_ticket_per_id = serializers.BooleanField(
+        required=False, help_text=_("Real-name events: one ticket per ID number per session (the default)."))
     cover = ImageUploadField(required=False, allow_empty_file=False,
                              help_text=_("JPEG, PNG or WebP, at most 5 MB and 6000 × 6000 pixels (multipart only)."))
 
@@ -163,6 +166,7 @@ def event_data(values: dict, *, current: Event | None = None) -> EventData:
         "address": current.address,
         "category": current.category,
         "real_name_required": current.real_name_required,
+        "one_ticket_per_id": current.one_ticket_per_id,
         **values,
     })
 

@@ -82,6 +82,7 @@ class EventData:
     address: str = ""
     tags: list[str] | None = None
     real_name_required: bool = False
+    one_ticket_per_id: bool = True
     cover: object | None = None  # an uploaded file; None keeps the current one
 
 
@@ -116,6 +117,7 @@ def _apply(event: Event, data: EventData) -> None:
     event.venue, event.city, event.address = data.venue.strip(), data.city.strip(), data.address.strip()
     event.category = data.category
     event.real_name_required = data.real_name_required
+    event.one_ticket_per_id = data.one_ticket_per_id
     if data.cover is not None:
         event.cover = _resized_cover(data.cover)
 

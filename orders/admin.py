@@ -3,7 +3,7 @@
 
 from django.contrib import admin
 
-from orders.models import CheckIn, LedgerEntry, Order, Payment, Refund, Scan, Ticket, Wallet
+from orders.models import CheckIn, LedgerEntry, Order, Payment, Refund, SavedAttendee, Scan, Ticket, Wallet
 from ticketing.admin import ReadOnlyMixin
 
 
@@ -71,3 +71,12 @@ class CheckInAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = [("overridden_by", admin.EmptyFieldListFilter)]
     search_fields = ["ticket__code", "ticket__event__title", "by__username", "overridden_by__username"]
     list_select_related = ["by", "overridden_by", "ticket__event", "ticket__seat", "ticket__ticket_type"]
+
+
+@admin.register(SavedAttendee)
+class SavedAttendeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Buyers' saved attendees (常用观演人): masked ID numbers only; the keyed hash is not shown."""
+
+    list_display = ("name", "id_number_masked", "user", "created_at")
+    search_fields = ("name", "user__username", "user__email")
+    exclude = ("id_key",)

@@ -10,35 +10,68 @@ from tickets.models import HoldItem
 
 
 class AttendeesForm(forms.Form):
-    """A name and an ID number for every ticket of a real-name order: one pair per (hold item, n-th)."""
+    """An attendee for every ticket of a real-name order, one per (hold item, n-th): a saved attendee picked
+    from the buyer's list, or a name and an ID number typed (checked by orders.services)."""
 
-    def __init__(self, *args, lines: list[HoldItem], saved: dict[tuple[int, int], object], **kwargs):
+    save_people = forms.BooleanField(label=_("Save the people I type for my next orders"), required=False,
+                                     initial=True)
+
+    def __init__(self, *args, lines: list[HoldItem], saved: dict[tuple[int, int], object], people=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.tickets = []  # (title, name field, ID field, saved attendee or None) for the template
+        self.tickets = []  # (title, person field or None, name field, ID field, saved attendee or None)
+        choices = [("", _("Someone else: type below"))] + [(str(p.pk), f"{p.name} · {p.id_number_masked}")
+                                                          for p in people]
         number = 0
         for item in lines:
             for index in range(item.quantity):
                 number += 1
                 key = f"{item.pk}_{index}"
                 attendee = saved.get((item.pk, index))
+                if len(choices) > 1:
+                    self.fields[f"person_{key}"] = forms.ChoiceField(label=_("saved attendee"), choices=choices,
+                                                                     required=False)
                 self.fields[f"name_{key}"] = forms.CharField(
-                    label=_("attendee name"), max_length=64, initial=attendee.name if attendee else "",
+                    label=_("attendee name"), max_length=64, required=False, initial=attendee.name if attendee else "",
                     widget=forms.TextInput(attrs={"autocomplete": "name"}))
                 self.fields[f"id_{key}"] = forms.CharField(
-                    label=_("ID number"), min_length=6, max_length=32,
+                    label=_("ID number"), max_length=32, required=False,
                     help_text=_("Saved: %(masked)s. Enter it again to change it.") % {
-                        "masked": attendee.id_number_masked} if attendee else "",
+                        "masked": attendee.id_number_masked} if attendee else
+                    _("Mainland ID card (18 characters) or passport number."),
                     widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "text"}))
                 what = item.seat.label if item.seat_id else item.ticket_type.name
                 title = _("Ticket %(number)s · %(what)s") % {"number": number, "what": what}
-                self.tickets.append((title, self[f"name_{key}"], self[f"id_{key}"], attendee))
+                person = self[f"person_{key}"] if f"person_{key}" in self.fields else None
+                self.tickets.append((title, person, self[f"name_{key}"], self[f"id_{key}"], attendee))
         self.lines = lines
 
-    def attendees(self) -> list[tuple[int, int, str, str]]:
-        """(hold item id, index, name, ID number) as order_set_attendees takes them."""
-        return [(item.pk, index, self.cleaned_data[f"name_{item.pk}_{index}"],
-                 self.cleaned_data[f"id_{item.pk}_{index}"])
+    def clean(self):
+        data = super().clean()
+        for item in self.lines:
+            for index in range(item.quantity):
+                key = f"{item.pk}_{index}"
+                if data.get(f"person_{key}"):
+                    continue
+                if not (data.get(f"name_{key}") or "").strip():
+                    self.add_error(f"name_{key}", _("Give the attendee's name, or pick a saved attendee."))
+                if not (data.get(f"id_{key}") or "").strip():
+                    self.add_error(f"id_{key}", _("Give the attendee's ID number."))
+        return data
+
+    def attendees(self) -> list[tuple]:
+        """(hold item id, index, name, ID number, saved attendee id or None) as order_set_attendees takes them."""
+        c = self.cleaned_data
+        return [(item.pk, index, c[f"name_{item.pk}_{index}"], c[f"id_{item.pk}_{index}"],
+                 int(c[f"person_{item.pk}_{index}"]) if c.get(f"person_{item.pk}_{index}") else None)
                 for item in self.lines for index in range(item.quantity)]
+
+
+class SavedAttendeeForm(forms.Form):
+    name = forms.CharField(label=_("attendee name"), max_length=64,
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    id_number = forms.CharField(label=_("ID number"), max_length=32,
+                                help_text=_("Mainland ID card (18 characters) or passport number."),
+                                widget=forms.TextInput(attrs={"autocomplete": "off"}))
 
 
 class RefundRequestForm(forms.Form):

@@ -148,9 +148,30 @@ class Attendee(models.Model):
     index = models.PositiveSmallIntegerField(default=0)  # n-th ticket of a GA quantity
     name = models.CharField(_("attendee name"), max_length=64)
     id_number_masked = models.CharField(_("ID number"), max_length=32)
+    id_key = models.CharField(max_length=40, blank=True, editable=False)  # orders.identity.id_key, never the number
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hold_item", "index"], name="attendee_one_per_ticket")]
+
+
+class SavedAttendee(models.Model):
+    """A person a buyer often buys for (常用观演人): picked at checkout instead of typing; the ID number is
+    kept only masked and as its keyed hash."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_attendees")
+    name = models.CharField(_("attendee name"), max_length=64)
+    id_number_masked = models.CharField(_("ID number"), max_length=32)
+    id_key = models.CharField(max_length=40, editable=False)
+    created_at = models.DateTimeField(_("saved at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved attendee")
+        verbose_name_plural = _("saved attendees")
+        ordering = ["name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "id_key"], name="saved_attendee_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.id_number_masked}"
 
 
 class PaymentMethod(models.TextChoices):
@@ -206,6 +227,9 @@ class Ticket(models.Model):
     seat_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
     attendee_name = models.CharField(_("attendee"), max_length=64, blank=True)
     attendee_id_masked = models.CharField(_("ID number"), max_length=32, blank=True)
+    # The attendee's keyed ID hash while the ticket admits them on an event with one ticket per ID, NULL
+    # otherwise and once void: unique (session, id_claim) is the rule "one ticket per ID number per session".
+    id_claim = models.CharField(max_length=40, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("issued"), auto_now_add=True)
 
     class Meta:
@@ -217,6 +241,9 @@ class Ticket(models.Model):
             models.CheckConstraint(condition=Q(status="void", seat_claim__isnull=True) | Q(status__in=["valid", "used"], seat_claim=1),
                                    name="ticket_seat_claim_matches_status"),
             models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),
+            models.UniqueConstraint(fields=["session", "id_claim"], name="ticket_one_per_id_per_session"),
+            models.CheckConstraint(condition=~Q(status="void") | Q(id_claim__isnull=True),
+                                   name="ticket_void_claims_no_id"),
         ]
         indexes = [
             models.Index(fields=["user", "status"], name="ticket_user_status"),

@@ -18,6 +18,7 @@ urlpatterns = [
     path("tickets/mine/<int:pk>/", views.ticket_detail, name="ticket"),
     path("tickets/mine/<int:pk>/qr.png", views.ticket_qr, name="ticket_qr"),
     path("wallet/", views.wallet, name="wallet"),
+    path("attendees/", views.saved_attendees, name="people"),
     # admins
     path("manage/users/<int:user_id>/wallet/", views.user_wallet, name="user_wallet"),
     path("review/refunds/", views.refund_queue, name="refund_queue"),

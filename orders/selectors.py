@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import Role
 from events.models import Event
 from orders.models import (
-    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, Ticket, TicketStatus, Wallet,
+    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus, Wallet,
 )
 from tickets.models import HoldItem, Session
 
@@ -118,3 +118,8 @@ def events_for_checkin(user, *, query: str = "", today_only: bool = False):
     if today_only:
         events = events.filter(at_door_today=True)
     return events.order_by("-at_door_today", "next_session", "pk")
+
+
+def saved_attendees_of(user) -> list[SavedAttendee]:
+    """The buyer's saved attendees (常用观演人), by name."""
+    return list(SavedAttendee.objects.filter(user=user))

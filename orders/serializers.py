@@ -5,7 +5,7 @@ from datetime import datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from orders.models import LedgerEntry, Order, Payment, Refund, ScanResult, Ticket
+from orders.models import LedgerEntry, Order, Payment, Refund, SavedAttendee, ScanResult, Ticket
 from ticketing.bounds import POINTS_MAX, REASON_MAX
 from tickets.services import MAX_PER_REQUEST
 
@@ -46,12 +46,34 @@ class RefundReviewSerializer(serializers.Serializer):
 class AttendeeSerializer(serializers.Serializer):
     hold_item = serializers.IntegerField()
     index = serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST - 1, default=0)
-    name = serializers.CharField(max_length=64)
-    id_number = serializers.CharField(max_length=32)
+    saved = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                     help_text=_("One of your saved attendees (GET /api/attendees), instead of a "
+                                                 "name and an ID number."))
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    id_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                      help_text=_("Mainland ID card (18 characters) or passport number."))
+
+    def validate(self, data):
+        if data["saved"] is None and not (data["name"].strip() and data["id_number"].strip()):
+            raise serializers.ValidationError(_("Give a name and an ID number, or a saved attendee."))
+        return data
 
 
 class AttendeesSerializer(serializers.Serializer):
     attendees = AttendeeSerializer(many=True, max_length=10 * MAX_PER_REQUEST)
+    save = serializers.BooleanField(default=False, help_text=_("Add the people typed in to your saved attendees."))
+
+
+class SavedAttendeeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SavedAttendee
+        fields = ["id", "name", "id_number_masked", "created_at"]
+        read_only_fields = fields
+
+
+class SavedAttendeeWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    id_number = serializers.CharField(max_length=32, help_text=_("Mainland ID card (18 characters) or passport number."))
 
 
 class WalletAdjustSerializer(serializers.Serializer):

@@ -33,10 +33,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Event
-from orders import codes, selectors
+from orders import codes, identity, selectors
 from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
-    Refund, RefundStatus, Scan, ScanResult, Ticket, TicketStatus, Wallet,
+    Refund, RefundStatus, SavedAttendee, Scan, ScanResult, Ticket, TicketStatus, Wallet,
 )
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
@@ -230,36 +230,116 @@ def _hold_ids(order: Order) -> list[int]:
     return list(order.order_holds.values_list("hold_id", flat=True))
 
 
-def order_set_attendees(*, user: User, order: Order, attendees: list[tuple[int, int, str, str]]) -> Order:
-    """Names each ticket of a pending real-name order: (hold item id, n-th of its quantity, name, ID number).
+def order_set_attendees(*, user: User, order: Order, attendees: list[tuple], save: bool = False) -> Order:
+    """Names each ticket of a pending real-name order. Each entry is (hold item id, n-th of its quantity, name,
+    ID number) or (hold item id, n-th, "", "", saved attendee id) for one of the buyer's saved attendees.
 
-    The ID number is kept masked (first 3 and last 4 characters).
+    ID numbers are checked (orders.identity: a mainland number's date and check character) and kept only
+    masked and as a keyed hash. On an event with one ticket per ID number, one order may not name an ID twice
+    for a session, nor an ID that already holds a live ticket there (the database refuses it again at payment,
+    whoever pays first). `save`: the people typed in join the buyer's saved attendees. All or nothing.
     """
     if order.user_id != user.pk:
         raise NotFound()
     if not order.is_payable():
         raise IllegalTransition(current=order.get_shown_status_display(), target=S.PAID.label)
-    items = {i.pk: i for i in HoldItem.objects.filter(hold_id__in=_hold_ids(order))}
-    rows = []
-    for item_id, index, name, id_number in attendees:
+    items = {i.pk: i for i in HoldItem.objects.filter(hold_id__in=_hold_ids(order)).select_related("hold")}
+    saved = {s.pk: s for s in SavedAttendee.objects.filter(user=user)}
+    rows, typed = [], []
+    for item_id, index, name, id_number, *chosen in attendees:
         item = items.get(item_id)
-        name, id_number = name.strip(), id_number.strip().upper()
         if item is None or not 0 <= index < item.quantity:
             raise DomainError(_("This ticket is not in the order."), code="bad_attendee")
-        if not name or len(id_number) < 6:
-            raise DomainError(_("Each attendee needs a name and an ID number."), code="bad_attendee")
-        rows.append(Attendee(order=order, hold_item=item, index=index, name=name[:64],
-                             id_number_masked=mask_id(id_number)))
+        if chosen and chosen[0]:
+            person = saved.get(chosen[0])
+            if person is None:
+                raise DomainError(_("That is not one of your saved attendees."), code="bad_attendee")
+            name, masked, key = person.name, person.id_number_masked, person.id_key
+        else:
+            name = name.strip()
+            if not name:
+                raise DomainError(_("Each attendee needs a name and an ID number."), code="bad_attendee")
+            number = identity.parse(id_number)
+            masked, key = number.masked, number.key
+            typed.append((name[:64], masked, key))
+        rows.append(Attendee(order=order, hold_item=item, index=index, name=name[:64], id_number_masked=masked,
+                             id_key=key))
+    _check_one_per_id(rows)
     with transaction.atomic():
         order.attendees.all().delete()
         Attendee.objects.bulk_create(rows)
+        if save:
+            for name, masked, key in typed:
+                SavedAttendee.objects.update_or_create(user=user, id_key=key,
+                                                       defaults={"name": name, "id_number_masked": masked})
     return order
+
+
+class IdNumberTaken(Conflict):
+    code = "id_number_taken"
+    default_message = _("ID number %(masked)s already holds a ticket for this session: one ticket per ID number.")
+
+
+def _check_one_per_id(rows: list[Attendee]) -> None:
+    """Refuses an ID named twice for a session, or one with a live ticket there, where the event limits it."""
+    limited = {}
+    for row in rows:
+        session_id = row.hold_item.hold.session_id
+        info = inventory.catalogue.session_info(session_id)
+        if info is not None and info.one_ticket_per_id:
+            if (session_id, row.id_key) in limited:
+                raise DomainError(_("Two tickets of this order name ID number %(masked)s: one ticket per ID "
+                                    "number per session.") % {"masked": row.id_number_masked}, code="id_number_twice")
+            limited[(session_id, row.id_key)] = row
+    if limited and (taken := _live_claims(limited)):
+        raise IdNumberTaken(masked=limited[taken[0]].id_number_masked)
+
+
+def _live_claims(wanted: dict) -> list[tuple[int, str]]:
+    """Which of these (session, ID key) pairs already hold a live ticket."""
+    claims = Ticket.objects.filter(session_id__in={s for s, _k in wanted}, id_claim__in={k for _s, k in wanted})
+    return [pair for pair in claims.values_list("session_id", "id_claim") if pair in wanted]
+
+
+def _refuse_taken_id(order_id: int) -> None:
+    """After a payment's transaction failed on a constraint: IdNumberTaken if another buyer's ticket took one
+    of this order's ID numbers first (the unique (session, id_claim) of orders.Ticket)."""
+    attendees = Attendee.objects.filter(order_id=order_id).exclude(id_key="").select_related("hold_item__hold")
+    wanted = {(a.hold_item.hold.session_id, a.id_key): a for a in attendees}
+    if wanted and (taken := _live_claims(wanted)):
+        raise IdNumberTaken(masked=wanted[taken[0]].id_number_masked)
+
+
+MAX_SAVED_ATTENDEES = 20
+
+
+def saved_attendee_add(*, user: User, name: str, id_number: str) -> SavedAttendee:
+    """Adds a person to the buyer's saved attendees (or renames the one with that ID number). BadIdNumber as
+    at checkout; at most MAX_SAVED_ATTENDEES each."""
+    name = name.strip()[:64]
+    if not name:
+        raise DomainError(_("Each attendee needs a name and an ID number."), code="bad_attendee")
+    number = identity.parse(id_number)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one count per buyer at a time
+        existing = SavedAttendee.objects.filter(user=user, id_key=number.key).first()
+        if existing is None and SavedAttendee.objects.filter(user=user).count() >= MAX_SAVED_ATTENDEES:
+            raise DomainError(_("You can keep at most %(count)s saved attendees: remove one first.")
+                              % {"count": MAX_SAVED_ATTENDEES}, code="too_many_attendees")
+        person, _created = SavedAttendee.objects.update_or_create(
+            user=user, id_key=number.key, defaults={"name": name, "id_number_masked": number.masked})
+    return person
+
+
+def saved_attendee_remove(*, user: User, attendee_id: int) -> bool:
+    """Forgets one of the buyer's saved attendees (orders already named keep their attendee)."""
+    deleted, _rows = SavedAttendee.objects.filter(user=user, pk=attendee_id).delete()
+    return bool(deleted)
 
 
 def mask_id(id_number: str) -> str:
     """"110101199001011234" → "110***********1234"; short numbers keep less, never all of it."""
-    head, tail = (3, 4) if len(id_number) >= 12 else (1, 2)
-    return id_number[:head] + "*" * (len(id_number) - head - tail) + id_number[-tail:]
+    return identity.IdNumber(id_number, mainland=False).masked
 
 
 def order_pay(*, user: User, order_id: int, idempotency_key: str) -> Payment:
@@ -309,6 +389,7 @@ def _pay(user, order_id: int, key: str) -> Checkout:
     except (_NotPayable, IntegrityError):  # a retry, a lost race, or not payable at all
         done = Payment.objects.filter(user_id=user.pk, idempotency_key=key).select_related("order").first()
         if done is None:
+            _refuse_taken_id(order_id)
             _refuse_payment(user, order_id)
             raise
         _same_order(done, order_id)
@@ -377,7 +458,9 @@ def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
                 ticket_type_id=item.ticket_type_id, seat_id=item.seat_id, price=item.unit_price,
                 code=codes.ticket_code(event_id=order.event_id, session_id=item.hold.session_id),
                 attendee_name=attendee.name if attendee else "",
-                attendee_id_masked=attendee.id_number_masked if attendee else ""))
+                attendee_id_masked=attendee.id_number_masked if attendee else "",
+                id_claim=attendee.id_key or None if attendee and infos[item.hold.session_id].one_ticket_per_id
+                else None))
     Ticket.objects.bulk_create(tickets)
     outbox_add(handler="orders.paid", payload={"order": order.pk})
     # Last: the seat and stock rows every buyer contends for are locked just before the commit.
@@ -427,6 +510,7 @@ def payment_confirm_external(*, provider: str, transaction_id: str, order_number
     except IntegrityError:
         done = Payment.objects.filter(provider=provider, transaction_id=transaction_id).first()
         if done is None:
+            _refuse_taken_id(order.pk)  # the provider is told 409; the order stays unpaid for support to settle
             raise
         return done
     # The provider's server calls: the line is the buyer's, never a visitor cookie of this request.
@@ -523,7 +607,8 @@ def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "
             if order.payments.filter(method=PaymentMethod.POINTS).exists() and order.total > 0:
                 _ledger(wallet_ensure(user=order.user).pk, LedgerKind.REFUND, order.total, order=order,
                         reason=reason, actor=actor, once_key=f"refund:{order.pk}")
-            order.tickets.filter(status=TicketStatus.VALID).update(status=TicketStatus.VOID, seat_claim=None)
+            order.tickets.filter(status=TicketStatus.VALID).update(
+                status=TicketStatus.VOID, seat_claim=None, id_claim=None)
             inventory.holds_refund(hold_ids=_hold_ids(order))
             # The buyer's behaviour, though an admin's request decides it.
             behaviour.track_on_commit("refund", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,

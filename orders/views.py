@@ -28,7 +28,8 @@ from accounts.permissions import ANY_ROLE, role_required
 from events.models import Event
 from orders import providers, selectors, services
 from orders.forms import (
-    AttendeesForm, CheckinEventsForm, RefundRequestForm, RefundReviewForm, ScanForm, StaffAddForm, WalletAdjustForm,
+    AttendeesForm, CheckinEventsForm, RefundRequestForm, RefundReviewForm, SavedAttendeeForm, ScanForm, StaffAddForm,
+    WalletAdjustForm,
 )
 from orders.models import EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, Wallet
 from ticketing.errors import DomainError, Forbidden
@@ -96,7 +97,8 @@ def _detail_context(request, order: Order, *, attendee_form: AttendeesForm | Non
                        pay_key=secrets.token_urlsafe(24))
         if order.event.real_name_required:
             saved = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
-            context["attendee_form"] = attendee_form or AttendeesForm(lines=lines, saved=saved)
+            context["attendee_form"] = attendee_form or AttendeesForm(
+                lines=lines, saved=saved, people=selectors.saved_attendees_of(request.user))
             context["attendees_missing"] = len(saved) < sum(item.quantity for item in lines)
     else:
         tickets = list(order.tickets.select_related("session", "ticket_type", "seat", "checkin__by"))
@@ -123,10 +125,11 @@ def order_attendees(request, pk: int):
     order = _own_order(request, pk)
     lines = selectors.order_lines(order)
     saved = {(a.hold_item_id, a.index): a for a in order.attendees.all()}
-    form = AttendeesForm(request.POST, lines=lines, saved=saved)
+    form = AttendeesForm(request.POST, lines=lines, saved=saved, people=selectors.saved_attendees_of(request.user))
     if not form.is_valid():
         return render(request, "orders/detail.html", _detail_context(request, order, attendee_form=form))
-    services.order_set_attendees(user=request.user, order=order, attendees=form.attendees())
+    services.order_set_attendees(user=request.user, order=order, attendees=form.attendees(),
+                                 save=form.cleaned_data["save_people"])
     messages.success(request, _("Attendees saved."))
     return redirect("orders:detail", pk=order.pk)
 
@@ -258,6 +261,30 @@ def wallet(request):
     own = services.wallet_ensure(user=request.user)
     page = _page(request, selectors.wallet_entries(own), LEDGER_PAGE_SIZE)
     return render(request, "orders/wallet.html", {"wallet": own, "page": page})
+
+
+@role_required(*ANY_ROLE)
+@require_http_methods(["GET", "POST"])
+def saved_attendees(request):
+    """常用观演人: the people the user buys real-name tickets for, to pick at checkout; add one, or remove one
+    (`remove=<id>`). ID numbers show masked only. Roles: any signed-in user (their own)."""
+    form = SavedAttendeeForm(request.POST or None) if "remove" not in request.POST else SavedAttendeeForm()
+    if request.method == "POST":
+        if "remove" in request.POST:
+            services.saved_attendee_remove(user=request.user, attendee_id=_int(request.POST["remove"]))
+            messages.success(request, _("Attendee removed."))
+            return redirect("orders:people")
+        if form.is_valid():
+            services.saved_attendee_add(user=request.user, name=form.cleaned_data["name"],
+                                        id_number=form.cleaned_data["id_number"])
+            messages.success(request, _("Attendee saved."))
+            return redirect("orders:people")
+    return render(request, "orders/people.html", {"people": selectors.saved_attendees_of(request.user), "form": form,
+                                                  "limit": services.MAX_SAVED_ATTENDEES})
+
+
+def _int(value: str) -> int:
+    return int(value) if value.isdigit() else 0
 
 
 @role_required(Role.ADMIN)

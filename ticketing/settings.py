@@ -137,6 +137,8 @@ HOLD_MAX_ACTIVE = env.int("HOLD_MAX_ACTIVE", default=4)
 WALLET_DEMO_GRANT = env.int("WALLET_DEMO_GRANT", default=5000)
 # Ed25519 seed (32 bytes, base64) signing ticket codes; derived from SECRET_KEY when empty.
 TICKET_SIGNING_KEY = env("TICKET_SIGNING_KEY", default="")
+# Keys the hash of real-name ID numbers (orders.identity.id_key); SECRET_KEY when empty. Never change it.
+ID_HASH_KEY = env("ID_HASH_KEY", default="")
 # External payment providers: name → HMAC secret for their callbacks. "sandbox" plays one.
 PAYMENT_PROVIDER_SECRETS = {"sandbox": env("SANDBOX_PAYMENT_SECRET", default="sandbox-" + SECRET_KEY[:16])}
 PAYMENT_CALLBACK_MAX_AGE = 300  # seconds a signed callback stays acceptable

@@ -53,6 +53,7 @@ class SessionInfo:
     event_status: str
     publisher_id: int
     real_name_required: bool
+    one_ticket_per_id: bool  # real-name events: orders.Ticket.id_claim is set, so an ID holds one ticket here
     seated: bool
     start_time: datetime
     sales_start: datetime
@@ -113,10 +114,10 @@ def _load(session_id: int) -> SessionInfo | None:
 
     row = (Session.objects.filter(pk=session_id)
            .values_list("event_id", "event__title", "event__status", "event__publisher_id",
-                        "event__real_name_required", "seating", "start_time", "sales_start", "sales_end").first())
+                        "event__real_name_required", "event__one_ticket_per_id", "seating", "start_time", "sales_start", "sales_end").first())
     if row is None:
         return None
-    event_id, title, status, publisher_id, real_name, seating, start, sales_start, sales_end = row
+    event_id, title, status, publisher_id, real_name, one_per_id, seating, start, sales_start, sales_end = row
     tiers: dict[int, list] = {}
     for tier in PriceTier.objects.filter(ticket_type__event_id=event_id):
         tiers.setdefault(tier.ticket_type_id, []).append(tier)
@@ -126,7 +127,8 @@ def _load(session_id: int) -> SessionInfo | None:
              SessionSeat.objects.filter(session_id=session_id)
              .values_list("seat_id", "ticket_type_id", "seat__section", "seat__row", "seat__number")}
     return SessionInfo(id=session_id, event_id=event_id, event_title=title, event_status=status,
-                       publisher_id=publisher_id, real_name_required=real_name, seated=seating == "seated",
+                       publisher_id=publisher_id, real_name_required=real_name,
+                       one_ticket_per_id=real_name and one_per_id, seated=seating == "seated",
                        start_time=start, sales_start=sales_start, sales_end=sales_end, ticket_types=types,
                        seats=seats)
 

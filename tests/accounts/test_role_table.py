@@ -200,6 +200,10 @@ ROWS = [
     Row("GET", "/api/etickets", LOGGED_IN, 200),
     Row("GET", "/api/etickets/{ticket}", LOGGED_IN, 200, setup=_own_paid),
     Row("GET", "/api/wallet", LOGGED_IN, 200),
+    # Saved attendees: each signed-in user their own (tests/orders/test_real_name.py).
+    Row("GET", "/api/attendees", LOGGED_IN, 200),
+    Row("POST", "/api/attendees", LOGGED_IN, 201, {"name": "李雷", "id_number": "E12345678"}),
+    Row("DELETE", "/api/attendees/{target}", LOGGED_IN, 204),
     Row("POST", "/api/wallets/{target}/adjust", ADMIN, 201, {"amount": "10.00", "reason": "Table"}),
     Row("GET", "/api/refunds", ADMIN, 200),
     # Another user's recommendations: admins only (the user themself: tests/analytics/test_recs.py).
@@ -231,6 +235,7 @@ ROWS = [
     Row("GET", "/tickets/mine/", LOGGED_IN, 200, page=True),
     Row("GET", "/wallet/", LOGGED_IN, 200, page=True),
     Row("GET", "/events/wanted/", LOGGED_IN, 200, page=True),
+    Row("GET", "/attendees/", LOGGED_IN, 200, page=True),
     Row("POST", "/events/{event}/want/", LOGGED_IN, 302, {"want": "1"}, page=True, event_status=EventStatus.APPROVED),
     Row("GET", "/checkin/", LOGGED_IN, 200, page=True),
     Row("GET", "/review/refunds/", ADMIN, 200, page=True),

@@ -6,6 +6,7 @@
     order = paid_order(buyer, seats=1, real_name=True)     # a real-name event, attendees given
 """
 
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from orders import services
+from orders.identity import check_digit
 from orders.models import Order
 from tests.events.factories import ApprovedEventFactory
 from tests.factories import UserFactory
@@ -47,10 +49,19 @@ def pending_order(buyer=None, **hold_kwargs) -> Order:
     return services.order_create(user=buyer, hold_ids=[hold.pk])
 
 
+_people = itertools.count(1)
+
+
+def mainland_id(n: int | None = None) -> str:
+    """A valid mainland ID number (born 1990-01-01, the right check character), a new one each call."""
+    first = f"11010119900101{(next(_people) if n is None else n) % 1000:03d}"
+    return first + check_digit(first)
+
+
 def name_attendees(order: Order) -> None:
     from orders.selectors import order_lines
 
-    attendees = [(item.pk, index, f"张三{item.pk}-{index}", "110101199001011234")
+    attendees = [(item.pk, index, f"张三{item.pk}-{index}", mainland_id())
                  for item in order_lines(order) for index in range(item.quantity)]
     services.order_set_attendees(user=order.user, order=order, attendees=attendees)
 

@@ -207,10 +207,10 @@ def test_real_name_orders_need_every_attendee_before_payment_and_store_ids_maske
         services.order_pay(user=buyer, order_id=order.pk, idempotency_key=key())
     item = order.order_holds.get().hold.items.get()
     services.order_set_attendees(user=buyer, order=order, attendees=[
-        (item.pk, 0, "张三", "110101199001011234"), (item.pk, 1, "李四", "310101199202022345")])
+        (item.pk, 0, "张三", "110101199001011237"), (item.pk, 1, "李四", "310101199202022343")])
     services.order_pay(user=buyer, order_id=order.pk, idempotency_key=key())
     names = sorted(order.tickets.values_list("attendee_name", "attendee_id_masked"))
-    assert names == [("张三", "110***********1234"), ("李四", "310***********2345")]
+    assert names == [("张三", "110***********1237"), ("李四", "310***********2343")]
 
 
 # --- provider callback --------------------------------------------------------------
