@@ -386,10 +386,11 @@ def _pay(user, order_id: int, key: str) -> Checkout:
             if order.total > 0:
                 _charge(user, order, now)
             tickets = _fulfil(order, items, infos, attendees)
-    except (_NotPayable, IntegrityError):  # a retry, a lost race, or not payable at all
+    except (_NotPayable, IntegrityError) as failure:  # a retry, a lost race, or not payable at all
         done = Payment.objects.filter(user_id=user.pk, idempotency_key=key).select_related("order").first()
         if done is None:
-            _refuse_taken_id(order_id)
+            if isinstance(failure, IntegrityError):
+                _refuse_taken_id(order_id)
             _refuse_payment(user, order_id)
             raise
         _same_order(done, order_id)

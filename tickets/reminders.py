@@ -63,6 +63,14 @@ def _remind(session: Session, kind: str, *, marked_before: datetime) -> int:
 
 
 def _send(users: list[User], session: Session, kind: str) -> int:
+    try:  # the usual case: nobody else is at it, so the batch's rows go in with one statement
+        with transaction.atomic():
+            SessionReminder.objects.bulk_create([SessionReminder(user=u, session=session, kind=kind) for u in users])
+            for user in users:
+                _notify(user, session, kind)
+        return len(users)
+    except IntegrityError:
+        pass  # another run took some of them first: one by one, skipping theirs
     sent = 0
     with transaction.atomic():
         for user in users:

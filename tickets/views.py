@@ -24,7 +24,7 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import ANY_ROLE, has_role, role_required
-from events.models import Event
+from events.models import Event, EventStatus
 from events.selectors import event_visible_to, favourites_of
 from ticketing import behaviour
 from tickets import selectors, services
@@ -134,7 +134,7 @@ class WantedCard:
 
 
 def _wanted_card(event: Event, session: Session | None, rows: list[StockRow], now: datetime) -> WantedCard:
-    if event.status == "cancelled":
+    if event.status == EventStatus.CANCELLED:
         return WantedCard(event, session, "cancelled", _("Cancelled"))
     if session is None:
         return WantedCard(event, None, "no_sessions", _("No upcoming sessions"))

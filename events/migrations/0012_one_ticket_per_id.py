@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from events.search import install_sqlite_fts_triggers_operation
+
 
 class Migration(migrations.Migration):
 
@@ -15,4 +17,6 @@ class Migration(migrations.Migration):
             name='one_ticket_per_id',
             field=models.BooleanField(default=True, help_text='Real-name tickets only: an ID number may hold one ticket per session, whoever buys it.', verbose_name='one ticket per ID number'),
         ),
+        # SQLite rebuilds events_event to add a column, and the rebuild drops the search triggers.
+        migrations.RunPython(install_sqlite_fts_triggers_operation, migrations.RunPython.noop),
     ]

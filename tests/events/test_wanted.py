@@ -144,7 +144,9 @@ def test_my_wanted_events_show_when_sales_open_and_never_another_buyers(client, 
     cancelled.status = EventStatus.CANCELLED
     cancelled.save()
     someone_else = ApprovedEventFactory(title="别人的想看")
-    services.favourite_add(user=UserFactory(), event_id=someone_else.pk)
+    other = UserFactory()
+    services.favourite_add(user=other, event_id=someone_else.pk)
+    services.favourite_add(user=other, event_id=on_sale.event_id)  # wanted by two: still one row of mine
 
     client.force_login(buyer)
     page = client.get(reverse("tickets:wanted")).content.decode()
