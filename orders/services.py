@@ -337,11 +337,6 @@ def saved_attendee_remove(*, user: User, attendee_id: int) -> bool:
     return bool(deleted)
 
 
-def mask_id(id_number: str) -> str:
-    """"110101199001011234" → "110***********1234"; short numbers keep less, never all of it."""
-    return identity.IdNumber(id_number, mainland=False).masked
-
-
 def order_pay(*, user: User, order_id: int, idempotency_key: str) -> Payment:
     """Pays a pending order with points, once. Same key again → the same Payment, nothing charged twice.
 

@@ -268,17 +268,16 @@ def wallet(request):
 def saved_attendees(request):
     """常用观演人: the people the user buys real-name tickets for, to pick at checkout; add one, or remove one
     (`remove=<id>`). ID numbers show masked only. Roles: any signed-in user (their own)."""
-    form = SavedAttendeeForm(request.POST or None) if "remove" not in request.POST else SavedAttendeeForm()
-    if request.method == "POST":
-        if "remove" in request.POST:
-            services.saved_attendee_remove(user=request.user, attendee_id=_int(request.POST["remove"]))
-            messages.success(request, _("Attendee removed."))
-            return redirect("orders:people")
-        if form.is_valid():
-            services.saved_attendee_add(user=request.user, name=form.cleaned_data["name"],
-                                        id_number=form.cleaned_data["id_number"])
-            messages.success(request, _("Attendee saved."))
-            return redirect("orders:people")
+    if "remove" in request.POST:
+        services.saved_attendee_remove(user=request.user, attendee_id=_int(request.POST["remove"]))
+        messages.success(request, _("Attendee removed."))
+        return redirect("orders:people")
+    form = SavedAttendeeForm(request.POST or None)
+    if form.is_valid():
+        services.saved_attendee_add(user=request.user, name=form.cleaned_data["name"],
+                                    id_number=form.cleaned_data["id_number"])
+        messages.success(request, _("Attendee saved."))
+        return redirect("orders:people")
     return render(request, "orders/people.html", {"people": selectors.saved_attendees_of(request.user), "form": form,
                                                   "limit": services.MAX_SAVED_ATTENDEES})
 
