@@ -260,7 +260,6 @@ class _Buyer:
     weights: dict  # event id -> how likely a visit is about it
     bought: Counter = field(default_factory=Counter)  # (session, type) -> tickets
     ledger: list = field(default_factory=list)  # (time, kind, amount, order or None, once key, reason)
-    balance: Decimal = Decimal("0")
     granted: bool = False  # a wallet that exists had its grant already
     wallet_at: datetime | None = None
     last_seen: datetime | None = None
@@ -348,7 +347,7 @@ class _History:
         rng = self.rng
         buyers = []
         known = demo_buyers()
-        wallets = dict(Wallet.objects.filter(user__in=[user for user, _taste in known]).values_list("user_id", "balance"))
+        has_wallet = set(Wallet.objects.filter(user__in=[user for user, _taste in known]).values_list("user_id", flat=True))
         for user, taste in known:
             index = 0 if user.username == "customer" else int(user.username[len(BUYER_PREFIX):])
             if index and rng.random() < 0.6:  # most signed up during these weeks: the new-users chart
@@ -363,8 +362,7 @@ class _History:
                 if weight:
                     weights[event.id] = weight * event.popularity
             buyer = _Buyer(index=index, user=user, taste=taste, anon=self._anon_id(), joined=joined, weights=weights)
-            if user.pk in wallets:  # the demo customer who has bought already: pay from what is there
-                buyer.balance, buyer.granted = wallets[user.pk], True
+            buyer.granted = user.pk in has_wallet  # the demo customer who has bought already: pay from what is there
             buyers.append(buyer)
         self.buyers_by_index = {b.index: b for b in buyers}
         return buyers
@@ -608,14 +606,8 @@ class _History:
             buyer.wallet_at = at - timedelta(seconds=2)
             if self.grant > 0 and not buyer.granted:
                 buyer.ledger.append((buyer.wallet_at, LedgerKind.GRANT, self.grant, None, "grant", ""))
-                buyer.balance += self.grant
-        if order.total > 0:
-            if buyer.balance < order.total:
-                top_up = Decimal(math.ceil((order.total - buyer.balance) / 1000 + 1) * 1000)
-                buyer.ledger.append((at - timedelta(seconds=1), LedgerKind.TOPUP, top_up, None, None, "演示充值"))
-                buyer.balance += top_up
+        if order.total > 0:  # the top-ups that fund it are added in time order, by _wallets
             buyer.ledger.append((at, LedgerKind.PURCHASE, -order.total, order, "purchase", ""))
-            buyer.balance -= order.total
 
     def _maybe_refund(self, purchase: _Purchase) -> None:
         rng = self.rng
@@ -853,6 +845,13 @@ class _History:
             balance = wallet.balance
             last = b.wallet_at
             for at, kind, amount, order, key, reason in sorted(b.ledger, key=lambda e: e[0]):
+                if balance + amount < 0:  # a purchase the wallet cannot cover: topped up just before it
+                    top_up = Decimal(math.ceil((-amount - balance) / 1000 + 1) * 1000)
+                    balance += top_up
+                    entry = LedgerEntry(wallet=wallet, kind=LedgerKind.TOPUP, amount=top_up, balance_after=balance,
+                                        reason="演示充值", actor=self.admin)
+                    entry.created_at = max(last, at - timedelta(seconds=1))
+                    entries.append(entry)
                 balance += amount
                 once = f"grant:{wallet.pk}" if key == "grant" else f"{key}:{order.pk}" if key else None
                 entry = LedgerEntry(wallet=wallet, kind=kind, amount=amount, balance_after=balance, order=order,
