@@ -44,6 +44,7 @@ from accounts.models import Role, User
 from analytics.documents import Action, BehaviourLog
 from events.demo import ARTISTS, CATEGORIES, CITY_EN, TITLES
 from events.models import Event, EventStatus
+from events.refunds import RefundPolicy, fee_of
 from events.selectors import event_search
 from orders import codes
 from orders.models import (
@@ -222,6 +223,7 @@ class _Event:
     real_name: bool
     popularity: float
     publisher: int
+    refunds: RefundPolicy = RefundPolicy("free")  # its refund rules (events.refunds)
     sessions: list = field(default_factory=list)  # _Session, by start
 
 
@@ -304,7 +306,7 @@ class _History:
                   .select_related("category").order_by("pk"))
         self.events = {e.pk: _Event(id=e.pk, category=e.category.slug, city=e.city, title=e.title, start=e.start_time,
                                     real_name=e.real_name_required, popularity=rng.lognormvariate(0, 0.5),
-                                    publisher=e.publisher_id)
+                                    publisher=e.publisher_id, refunds=RefundPolicy.of(e))
                        for e in events}
         # Sales opened before the history began: the orders of these weeks were bought while on sale, and
         # the events of the last days (they have begun) had sessions too: their doors checked tickets in.
@@ -617,8 +619,13 @@ class _History:
         if asked > self.now - timedelta(hours=1) or asked >= purchase.session.start:
             return
         order = purchase.order
-        refund = Refund(order=order, user=purchase.buyer.user, amount=order.total, reason=rng.choice(REFUND_REASONS),
-                        status=RefundStatus.REQUESTED)
+        # The event's refund rules, as orders.services.refund_quote applies them: the fee is fixed when asked.
+        tier = purchase.session.event.refunds.tier_for((purchase.session.start - asked).total_seconds() / 3600)
+        if tier is None:
+            return
+        fee = fee_of(order.total, tier.percent)
+        refund = Refund(order=order, user=purchase.buyer.user, amount=order.total - fee, fee=fee,
+                        reason=rng.choice(REFUND_REASONS), status=RefundStatus.REQUESTED)
         refund.created_at = asked
         order.status = OrderStatus.REFUND_REQUESTED
         decided = asked + timedelta(hours=rng.uniform(2, 48))
@@ -626,11 +633,13 @@ class _History:
             refund.status, refund.reviewed_by, refund.reviewed_at = RefundStatus.APPROVED, self.admin, decided
             order.status, order.closed_at = OrderStatus.REFUNDED, decided
             purchase.hold.status, purchase.hold.ended_at = HoldStatus.RELEASED, decided
-            if order.total > 0:
+            if order.total > 0:  # the whole price back, the fee out again (orders.services.order_refund_money)
                 purchase.buyer.ledger.append((decided, LedgerKind.REFUND, order.total, order, "refund", ""))
+                if fee:
+                    purchase.buyer.ledger.append((decided, LedgerKind.FEE, -fee, order, "fee", "退票手续费"))
             # The buyer's line, as the approval logs it (orders.services.refund_review).
             self._line(Action.REFUND, decided, buyer=purchase.buyer, event=purchase.session.event.id,
-                       details={"order": purchase, "amount": float(order.total), "refund": purchase})
+                       details={"order": purchase, "amount": float(refund.amount), "refund": purchase})
         purchase.refund = refund
 
     def anonymous_visit(self, anon: str, city: str, at: datetime) -> None:
@@ -855,7 +864,7 @@ class _History:
                 balance += amount
                 once = f"grant:{wallet.pk}" if key == "grant" else f"{key}:{order.pk}" if key else None
                 entry = LedgerEntry(wallet=wallet, kind=kind, amount=amount, balance_after=balance, order=order,
-                                    reason=reason, actor=self.admin if kind in (LedgerKind.TOPUP, LedgerKind.REFUND)
+                                    reason=reason, actor=self.admin if kind in (LedgerKind.TOPUP, LedgerKind.REFUND, LedgerKind.FEE)
                                     else None, once_key=once)
                 entry.created_at = at
                 entries.append(entry)

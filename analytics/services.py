@@ -9,6 +9,7 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from analytics.models import SalesDay, SalesDayEvent, SalesDayType, SalesRollupDay
+from analytics.stats import refunded_amount
 from events.models import Event
 from orders.models import Order, RefundStatus, Ticket
 
@@ -36,7 +37,7 @@ def _day_rows(day: date) -> list[SalesDay]:
     refunded = (Ticket.objects.filter(order__refunds__status=RefundStatus.APPROVED,
                                       order__refunds__reviewed_at__gte=start, order__refunds__reviewed_at__lt=end)
                 .values_list("order_id", "ticket_type_id", "event_id", "order__refunds__reviewed_at").order_by()
-                .annotate(n=Count("id"), amount=Sum("price")))
+                .annotate(n=Count("id"), amount=refunded_amount()))
     rows: dict[tuple[int, int], dict] = {}
     for lines, prefix in ((list(sold), ""), (list(refunded), "r")):
         first_type: dict = {}

@@ -5,8 +5,9 @@ What counts:
 - a sale is a ticket of an order that was paid, on the local day of the order's `paid_at`
   (orders refunded later stay sales of their day; their refund counts on the day it was approved);
 - revenue is the sum of those tickets' prices (an order's total is the sum of its tickets' prices);
-- a refund is an approved `Refund`, on the local day of `reviewed_at`; its amount is the sum of the
-  order's ticket prices (refunds are whole orders, `Refund.amount == Order.total`).
+- a refund is an approved `Refund`, on the local day of `reviewed_at`, of a whole order; its amount is what
+  went back (`Refund.amount`: the order's total less the refund policy's fee, which stays revenue), shared
+  among the order's tickets by price (`refunded_amount()`).
 
 Local days: the database keeps UTC. MariaDB here has no time zone tables (CONVERT_TZ with a zone
 name gives NULL, even 'UTC'), so every time is shifted by the fixed UTC offset of settings.TIME_ZONE
@@ -28,6 +29,7 @@ from django.db.models import (
     QuerySet,
     Count,
     DateTimeField,
+    DecimalField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -36,7 +38,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, NullIf, TruncDate
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -95,6 +97,14 @@ def _sold_tickets(scope: StatsScope):
     return _in_scope(Ticket.objects.filter(order__paid_at__gte=scope.start_at, order__paid_at__lt=scope.end_at), scope)
 
 
+def refunded_amount():
+    """Sum over refunded tickets of what each gave back: its price × the refund's amount / the order's total
+    (a free order gives back nothing). Needs the join on the order's approved refund in the queryset."""
+    share = ExpressionWrapper(F("price") * F("order__refunds__amount") / NullIf(F("order__total"), Value(0)),
+                              output_field=DecimalField(max_digits=14, decimal_places=2))
+    return Coalesce(Sum(share), Value(Decimal(0)), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
 def _refunded_tickets(scope: StatsScope):
     """Tickets of the orders whose refund was approved in the scope's days (one approved refund per order)."""
     return _in_scope(Ticket.objects.filter(order__refunds__status=RefundStatus.APPROVED,
@@ -148,7 +158,7 @@ def sales(*, scope: StatsScope, group_by: str = "day", limit: int | None = None,
         sold = (_sold_tickets(part).annotate(key=_key(group_by, refunds=False)).values("key").order_by()
                 .annotate(revenue=Sum("price"), tickets=Count("id"), orders=Count("order_id", distinct=True)))
         refunded = (_refunded_tickets(part).annotate(key=_key(group_by, refunds=True)).values("key").order_by()
-                    .annotate(refund_amount=Sum("price"), refunds=Count("order_id", distinct=True)))
+                    .annotate(refund_amount=refunded_amount(), refunds=Count("order_id", distinct=True)))
         _add(rows, [*sold, *refunded])
     if rolled:  # from the rows per ticket type, or per event for every other figure
         by_type = group_by == "ticket_type"

@@ -47,7 +47,8 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ("status", "category", "city")
     search_fields = ("title", "venue", "city")
     date_hierarchy = "start_time"
-    readonly_fields = ("status", "review_reason", "submitted_at", "reviewed_at", "created_at", "updated_at")
+    readonly_fields = ("status", "review_reason", "submitted_at", "reviewed_at", "created_at", "updated_at",
+                       "refund_policy", "refund_tiers")  # the publisher's form checks the tiers
     autocomplete_fields = ("tags",)
     raw_id_fields = ("publisher",)
     inlines = [TransitionInline]

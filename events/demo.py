@@ -96,6 +96,15 @@ TAGS = {"concert": ["流行", "pop"], "classical": ["古典", "classical"], "liv
         "tech-summit": ["科技", "AI"], "art": ["艺术"]}
 
 
+# Refund rules (events.refunds) by category: free until 7 days before, 20 % until 24 h, then none for concerts;
+# 10 % until the start for football; no refunds for e-sports; free refunds until the start elsewhere.
+REFUND_POLICIES = {
+    "concert": {"refund_policy": "tiered", "refund_tiers": [[168, 0], [24, 20]]},
+    "football": {"refund_policy": "tiered", "refund_tiers": [[0, 10]]},
+    "esports": {"refund_policy": "none"},
+}
+
+
 def seed_categories() -> dict[str, Category]:
     """The category tree; existing nodes (by slug) are kept as they are."""
     by_slug = {c.slug: c for c in Category.objects.all()}
@@ -143,6 +152,8 @@ def seed_events(*, publishers, admin, count: int = 300) -> int:
             publisher=publishers[0] if i < 40 else rng.choice(publishers), status=status,
             review_reason="请补充演出曲目单" if status == EventStatus.REJECTED else "",
             real_name_required=rng.random() < 0.2,
+            # 大麦-style rules for the big shows, free refunds elsewhere (by category: the rng's draws stay as they were).
+            **REFUND_POLICIES.get(category.slug, {}),
             price_min=price, price_max=price * rng.choice([1, 2, 3]), tickets_left=rng.random() < 0.85,
             submitted_at=None if status == EventStatus.DRAFT else now, reviewed_at=now if status in (
                 EventStatus.APPROVED, EventStatus.REJECTED) else None,

@@ -1,9 +1,11 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Category, Event
+from events.refunds import MAX_HOURS, MAX_TIERS, RefundPolicyKind, clean_tiers
 from events.services import EventData
 from events.validators import validate_cover
 from ticketing.bounds import DESCRIPTION_MAX, REASON_MAX, validate_time_window
@@ -26,14 +28,22 @@ class EventForm(forms.ModelForm):
     class Meta:
         model = Event
         fields = ["title", "category", "start_time", "end_time", "city", "venue", "address", "description", "tags",
-                  "cover", "real_name_required", "one_ticket_per_id"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+                  "cover", "real_name_required", "one_ticket_per_id", "refund_policy"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 6}), "refund_policy": forms.RadioSelect}
         # What the detail page renders (events.templatetags.event_text.rich_text).
         help_texts = {"description": _("A blank line starts a new paragraph; **bold**, *italic*, lists (lines starting "
                                        "with - or 1.) and links [text](https://…) are kept. Scripts are removed.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for i in range(1, MAX_TIERS + 1):  # the `tiered` policy's rows: until H hours before, a fee of P %
+            self.fields[f"refund_hours_{i}"] = forms.IntegerField(
+                label=_("Tier %(n)d: until hours before the session") % {"n": i}, required=False, min_value=0,
+                max_value=MAX_HOURS, help_text=_("168 = 7 days, 24 = 1 day, 0 = until the start") if i == 1 else "")
+            self.fields[f"refund_fee_{i}"] = forms.DecimalField(
+                label=_("Tier %(n)d: fee (%%)") % {"n": i}, required=False, min_value=0, max_value=100,
+                decimal_places=1)
+        self.fields["refund_policy"].required = False  # older clients send none: free refunds, as before
         description = self.fields["description"]
         description.max_length = DESCRIPTION_MAX
         description.validators.append(MaxLengthValidator(DESCRIPTION_MAX))
@@ -44,6 +54,8 @@ class EventForm(forms.ModelForm):
                 value = getattr(self.instance, name)
                 if value:
                     self.initial[name] = timezone.localtime(value).strftime("%Y-%m-%dT%H:%M")
+            for i, (hours, percent) in enumerate(self.instance.refund_tiers or [], start=1):
+                self.initial[f"refund_hours_{i}"], self.initial[f"refund_fee_{i}"] = hours, percent
 
     def clean_cover(self):
         cover = self.cleaned_data.get("cover")
@@ -56,7 +68,28 @@ class EventForm(forms.ModelForm):
         start, end = cleaned.get("start_time"), cleaned.get("end_time")
         if start and end and end <= start:
             self.add_error("end_time", _("The event must end after it starts."))
+        if cleaned.get("refund_policy") == RefundPolicyKind.TIERED:
+            try:
+                cleaned["refund_tiers"] = clean_tiers(self._tier_rows())
+            except ValidationError as error:
+                self.add_error("refund_hours_1", error)
         return cleaned
+
+    def _tier_rows(self) -> list[tuple]:
+        rows = []
+        for i in range(1, MAX_TIERS + 1):
+            hours, fee = self.cleaned_data.get(f"refund_hours_{i}"), self.cleaned_data.get(f"refund_fee_{i}")
+            if hours is not None or fee is not None:
+                rows.append((hours, fee if fee is not None else 0) if hours is not None else (None, fee))
+        return rows
+
+    def main_fields(self) -> list:
+        """The visible fields but the tier rows (the template lays those out as a table)."""
+        return [f for f in self.visible_fields() if not f.name.startswith(("refund_hours_", "refund_fee_"))]
+
+    def tier_fields(self) -> list[tuple]:
+        """The tier rows' bound fields, (hours, fee), for the template."""
+        return [(self[f"refund_hours_{i}"], self[f"refund_fee_{i}"]) for i in range(1, MAX_TIERS + 1)]
 
     def _post_clean(self):
         pass  # the model instance is changed by the services, not by the form
@@ -70,6 +103,7 @@ class EventForm(forms.ModelForm):
             tags=[t for t in c.get("tags", "").replace("，", ",").split(",")],
             real_name_required=c.get("real_name_required", False),
             one_ticket_per_id=c.get("one_ticket_per_id", False),
+            refund_policy=c.get("refund_policy") or RefundPolicyKind.FREE, refund_tiers=c.get("refund_tiers", []),
             cover=cover if cover and hasattr(cover, "image") else None,
         )
 

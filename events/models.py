@@ -7,6 +7,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node
 
+from events.refunds import RefundPolicy, RefundPolicyKind
 from ticketing.bounds import validate_description_length, validate_reason_length, validate_time_window
 
 
@@ -122,6 +123,10 @@ class Event(models.Model):
     one_ticket_per_id = models.BooleanField(
         _("one ticket per ID number"), default=True,
         help_text=_("Real-name tickets only: an ID number may hold one ticket per session, whoever buys it."))
+    # events.refunds: the kind, and for `tiered` its [[hours, percent], …] (most hours first).
+    refund_policy = models.CharField(_("refund policy"), max_length=8, choices=RefundPolicyKind.choices,
+                                     default=RefundPolicyKind.FREE)
+    refund_tiers = models.JSONField(_("refund tiers"), default=list, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
     review_reason = models.TextField(_("reviewer's reason"), blank=True, validators=[validate_reason_length])
     publisher = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("publisher"), on_delete=models.PROTECT,
@@ -176,6 +181,11 @@ class Event(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status == EventStatus.APPROVED
+
+    @property
+    def refund_rules(self) -> list[str]:
+        """The refund policy as a buyer reads it (events.refunds)."""
+        return RefundPolicy.of(self).lines()
 
 
 class EventTransition(models.Model):

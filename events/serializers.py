@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from events.models import Category, Event
+from events.refunds import MAX_TIERS, RefundPolicyKind
 from events.services import EventData
 from events.validators import validate_cover
 from ticketing.bounds import DESCRIPTION_MAX, REASON_MAX, validate_time_window
@@ -85,10 +86,14 @@ class EventSerializer(EventCardSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     review_reason = serializers.SerializerMethodField(
         help_text=_("The reviewer's reason; empty unless you are the publisher or an administrator."))
+    refund_tiers = serializers.JSONField(
+        help_text=_("The `tiered` policy's tiers, most hours first: [[hours before the session, fee %], …]."))
+    refund_rules = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                         help_text=_("The refund policy as a buyer reads it."))
 
     class Meta(EventCardSerializer.Meta):
         fields = [*EventCardSerializer.Meta.fields, "description", "address", "real_name_required",
-                  "one_ticket_per_id", "status",
+                  "one_ticket_per_id", "refund_policy", "refund_tiers", "refund_rules", "status",
                   "status_display", "review_reason", "submitted_at", "reviewed_at", "created_at", "updated_at"]
         read_only_fields = fields
 
@@ -147,6 +152,13 @@ class EventWriteSerializer(serializers.Serializer):
     real_name_required = serializers.BooleanField(required=False)
     one_ticket_per_id = serializers.BooleanField(
         required=False, help_text=_("Real-name events: one ticket per ID number per session (the default)."))
+    refund_policy = serializers.ChoiceField(choices=RefundPolicyKind.choices, required=False)
+    refund_tiers = serializers.ListField(
+        child=serializers.ListField(child=serializers.DecimalField(max_digits=6, decimal_places=1), min_length=2,
+                                    max_length=2),
+        required=False, max_length=MAX_TIERS,
+        help_text=_("For the `tiered` policy: [[hours before the session, fee %], …], e.g. [[168, 0], [24, 20]]: "
+                    "free until 7 days before, a 20 % fee until 24 hours before, then no refunds."))
     cover = ImageUploadField(required=False, allow_empty_file=False,
                              help_text=_("JPEG, PNG or WebP, at most 5 MB and 6000 × 6000 pixels (multipart only)."))
 
@@ -167,6 +179,8 @@ def event_data(values: dict, *, current: Event | None = None) -> EventData:
         "category": current.category,
         "real_name_required": current.real_name_required,
         "one_ticket_per_id": current.one_ticket_per_id,
+        "refund_policy": current.refund_policy,
+        "refund_tiers": current.refund_tiers,
         **values,
     })
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from io import BytesIO
 
 import nh3
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.urls import reverse
@@ -29,7 +30,9 @@ from PIL import Image, ImageOps
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Category, Event, EventStatus, EventTransition, Favourite, Tag
+from events.refunds import RefundPolicyKind, clean_tiers
 from events.search import refresh_search_text
+from events.signals import event_cancelled
 from events.selectors import may_see
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
@@ -83,6 +86,8 @@ class EventData:
     tags: list[str] | None = None
     real_name_required: bool = False
     one_ticket_per_id: bool = True
+    refund_policy: str = RefundPolicyKind.FREE
+    refund_tiers: list | None = None  # (hours, percent) pairs, for the `tiered` policy
     cover: object | None = None  # an uploaded file; None keeps the current one
 
 
@@ -93,6 +98,18 @@ def sanitize_description(html: str) -> str:
 def _check_times(data: EventData) -> None:
     if data.end_time <= data.start_time:
         raise DomainError(_("The event must end after it starts."), code="ends_before_start")
+
+
+def _refund_tiers(data: EventData) -> list:
+    """The tiers as stored; DomainError for a policy the shop does not know or tiers that do not hold."""
+    if data.refund_policy not in RefundPolicyKind.values:
+        raise DomainError(_("Unknown refund policy."), code="refund_policy_invalid")
+    if data.refund_policy != RefundPolicyKind.TIERED:
+        return []
+    try:
+        return clean_tiers(data.refund_tiers or [])
+    except ValidationError as error:
+        raise DomainError(error.messages[0], code=error.code) from None
 
 
 COVER_SIZE = (1600, 1200)
@@ -118,6 +135,7 @@ def _apply(event: Event, data: EventData) -> None:
     event.category = data.category
     event.real_name_required = data.real_name_required
     event.one_ticket_per_id = data.one_ticket_per_id
+    event.refund_policy, event.refund_tiers = data.refund_policy, _refund_tiers(data)
     if data.cover is not None:
         event.cover = _resized_cover(data.cover)
 
@@ -231,8 +249,11 @@ def event_reject(*, actor: User, event: Event, reason: str) -> Event:
 
 @transaction.atomic
 def event_cancel(*, actor: User, event: Event, reason: str = "") -> Event:
-    """Cancel an event (its publisher or an admin); final. The other side is notified."""
+    """Cancel an event (its publisher or an admin); final. The other side is notified; the sessions still
+    to come are cancelled with it, and their orders refunded in full (see orders.cancellations)."""
     event, previous = _transition(actor=actor, event=event, to_status=S.CANCELLED, reason=reason.strip())
+    # Its sessions stop and its paid orders are refunded in full (tickets, orders: after commit).
+    event_cancelled.send(sender=Event, event_id=event.pk, reason=reason.strip())
     if actor.pk != event.publisher_id:
         recipients = [event.publisher]
     else:

@@ -49,10 +49,11 @@ class WalletAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["order", "user", "amount", "status", "created_at", "reviewed_by", "reviewed_at"]
-    list_filter = ["status"]
+    list_display = ["order", "user", "amount", "fee", "cause", "status", "created_at", "reviewed_by", "reviewed_at",
+                    "fee_waived_by"]
+    list_filter = ["status", "cause", ("fee_waived_by", admin.EmptyFieldListFilter)]
     search_fields = ["order__number", "user__username", "user__email"]
-    list_select_related = ["order", "user", "reviewed_by"]
+    list_select_related = ["order", "user", "reviewed_by", "fee_waived_by"]
 
 
 @admin.register(Scan)

@@ -31,6 +31,7 @@ from orders.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
     PaySerializer,
+    RefundQuoteSerializer,
     RefundRequestSerializer,
     RefundReviewSerializer,
     RefundSerializer,
@@ -110,14 +111,27 @@ class OrderPayView(OrderThrottled, APIView):
 class OrderRefundView(OrderThrottled, APIView):
     permission_classes = [BUYER]
 
-    @extend_schema(summary="Ask for a refund", description="A paid order none of whose tickets is used, before "
-                   "the event starts. An administrator decides.", request=RefundRequestSerializer,
+    @extend_schema(summary="Ask for a refund", description="A paid order none of whose tickets is used, while "
+                   "the event's refund policy allows it; the fee it names is fixed now (see the refund quote). An "
+                   "administrator decides.", request=RefundRequestSerializer,
                    responses={200: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
     def put(self, request, order_id: int):
         data = RefundRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.refund_request(user=request.user, order_id=order_id, reason=data.validated_data["reason"])
+        services.refund_request(user=request.user, order_id=order_id, reason=data.validated_data["reason"],
+                                expected_fee=data.validated_data["expected_fee"])
         return _detail(_own_order(request.user, order_id))
+
+
+class OrderRefundQuoteView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="What a refund would give back now", description="By the event's refund policy: the "
+                   "fee, the amount, or why no refund is possible. Your own orders only.",
+                   responses={200: RefundQuoteSerializer, 404: ERRORS}, tags=["orders"])
+    def get(self, request, order_id: int):
+        order = _own_order(request.user, order_id)
+        return Response(RefundQuoteSerializer(services.refund_quote(order=order)).data)
 
 
 class OrderCancelView(APIView):
@@ -266,7 +280,8 @@ class RefundReviewView(APIView):
         data.is_valid(raise_exception=True)
         refund = services.refund_review(actor=request.user, refund_id=refund_id,
                                         approve=data.validated_data["decision"] == "approve",
-                                        reason=data.validated_data["reason"])
+                                        reason=data.validated_data["reason"],
+                                        waive_fee=data.validated_data["waive_fee"])
         return Response(RefundSerializer(refund).data)
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/orders/<int:order_id>", api.OrderDetailView.as_view(), name="api_order"),
     path("api/orders/pay/<int:order_id>", api.OrderPayView.as_view(), name="api_order_pay"),
     path("api/orders/refund/<int:order_id>", api.OrderRefundView.as_view(), name="api_order_refund"),
+    path("api/orders/<int:order_id>/refund-quote", api.OrderRefundQuoteView.as_view(), name="api_order_refund_quote"),
     path("api/orders/<int:order_id>/cancel", api.OrderCancelView.as_view(), name="api_order_cancel"),
     path("api/orders/<int:order_id>/attendees", api.OrderAttendeesView.as_view(), name="api_order_attendees"),
     path("api/orders/event/<int:event_id>", api.EventOrdersView.as_view(), name="api_event_orders"),

@@ -7,4 +7,6 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self):
-        from orders import services  # noqa: F401  (registers its outbox handler, orders.paid)
+        from orders import cancellations, services  # noqa: F401  (their outbox handlers)
+
+        cancellations.connect()

@@ -77,12 +77,16 @@ class SavedAttendeeForm(forms.Form):
 class RefundRequestForm(forms.Form):
     reason = forms.CharField(label=_("Why do you want a refund?"), max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 3}))
+    # The fee the page showed: refused if it has changed by the time the request arrives.
+    expected_fee = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2,
+                                      widget=forms.HiddenInput)
 
 
 class RefundReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     reason = forms.CharField(label=_("Reason"), max_length=2000, required=False,
                              widget=forms.Textarea(attrs={"rows": 2}))
+    waive_fee = forms.BooleanField(label=_("Waive the fee (give the reason)"), required=False)
 
 
 class WalletAdjustForm(forms.Form):

@@ -41,6 +41,7 @@ class LedgerKind(models.TextChoices):
     ADJUST = "adjust", _("Adjustment")
     PURCHASE = "purchase", _("Purchase")
     REFUND = "refund", _("Refund")
+    FEE = "fee", _("Refund fee")
 
 
 class LedgerEntry(models.Model):
@@ -323,10 +324,22 @@ class RefundStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
+class RefundCause(models.TextChoices):
+    REQUEST = "request", _("Asked for by the buyer")
+    CANCELLATION = "cancellation", _("Event or session cancelled")
+
+
 class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    # What goes back to the buyer: the order's total less `fee`, the event's refund policy's fee at the
+    # time of the request (events.refunds), fixed then; waived by an admin (with a reason) or a cancellation.
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    fee = models.DecimalField(_("fee"), max_digits=12, decimal_places=2, default=0)
+    fee_waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("fee waived by"),
+                                      on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    fee_waiver_reason = models.CharField(_("why the fee was waived"), max_length=500, blank=True)
+    cause = models.CharField(_("cause"), max_length=12, choices=RefundCause.choices, default=RefundCause.REQUEST)
     reason = models.TextField(_("reason"))
     status = models.CharField(_("status"), max_length=10, choices=RefundStatus.choices,
                               default=RefundStatus.REQUESTED)
@@ -344,6 +357,7 @@ class Refund(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["order", "open_claim"], name="refund_one_open_per_order"),
+            models.CheckConstraint(condition=Q(fee__gte=0, amount__gte=0), name="refund_amounts_non_negative"),
             models.CheckConstraint(condition=Q(status="rejected", open_claim__isnull=True)
                                    | Q(status__in=["requested", "approved"], open_claim=1),
                                    name="refund_open_claim_matches_status"),

@@ -36,11 +36,27 @@ class PaySerializer(serializers.Serializer):
 
 class RefundRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=REASON_MAX)
+    expected_fee = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, default=None,
+        help_text=_("The fee you were shown (GET /api/orders/<id>/refund-quote): if it has changed since, the "
+                    "request is refused with 409 `refund_fee_changed` and nothing is asked."))
 
 
 class RefundReviewSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     reason = serializers.CharField(max_length=REASON_MAX, required=False, allow_blank=True, default="")
+    waive_fee = serializers.BooleanField(default=False, help_text=_(
+        "Approve with the whole amount back, no fee; `reason` says why (kept with who waived it)."))
+
+
+class RefundQuoteSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField(help_text=_("Whether a refund can be asked for now."))
+    paid = serializers.DecimalField(max_digits=12, decimal_places=2)
+    fee = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=_("Kept by the organiser."))
+    fee_percent = serializers.DecimalField(max_digits=4, decimal_places=1, source="percent", allow_null=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=_("What would come back."))
+    why_not = serializers.CharField(help_text=_("When not allowed: why, in your language."))
+    rules = serializers.ListField(child=serializers.CharField(), help_text=_("The event's refund policy."))
 
 
 class AttendeeSerializer(serializers.Serializer):
@@ -121,8 +137,8 @@ class RefundSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Refund
-        fields = ["id", "order", "order_number", "amount", "reason", "status", "review_reason", "created_at",
-                  "reviewed_at"]
+        fields = ["id", "order", "order_number", "amount", "fee", "fee_waiver_reason", "cause", "reason", "status",
+                  "review_reason", "created_at", "reviewed_at"]
 
 
 class OrderLineSerializer(serializers.Serializer):

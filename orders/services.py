@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min
+from django.db.models import Count, F, Min, Q
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Event
+from events.refunds import RefundPolicy, RefundPolicyKind, fee_of
 from orders import codes, identity, selectors
 from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
@@ -375,6 +376,8 @@ def _pay(user, order_id: int, key: str) -> Checkout:
                          .select_related("hold__order_hold__order").order_by("pk"))
             order = items[0].hold.order_hold.order
             infos = {s: inventory.catalogue.session_info(s) for s in {i.hold.session_id for i in items}}
+            if any(info.cancelled for info in infos.values()):
+                raise inventory.SessionCancelled()
             attendees = _attendees_of(order, items, infos)
             payment = Payment.objects.create(order=order, user_id=user.pk, amount=order.total,
                                              method=PaymentMethod.POINTS, idempotency_key=key)
@@ -498,6 +501,8 @@ def payment_confirm_external(*, provider: str, transaction_id: str, order_number
                 _refuse_payment(order.user, order.pk)
             order = Order.objects.get(pk=order.pk)
             items, infos = _items_of(order)
+            if any(info.cancelled for info in infos.values()):
+                raise inventory.SessionCancelled()
             attendees = _attendees_of(order, items, infos)
             payment = Payment.objects.create(order=order, user=order.user, amount=order.total,
                                              method=PaymentMethod.PROVIDER, provider=provider,
@@ -551,37 +556,90 @@ def _expire_order(order_id: int, now) -> bool:
 # --- refunds ------------------------------------------------------------------------
 
 
-def refund_request(*, user: User, order_id: int, reason: str) -> Refund:
-    """The buyer asks for their paid, unused order back before the event starts."""
+@dataclass(frozen=True)
+class RefundQuote:
+    """What a refund of the order would give back now, by its event's refund policy (events.refunds)."""
+
+    paid: Decimal
+    fee: Decimal
+    percent: Decimal | None  # the fee's rate; None when no refund is possible
+    why_not: str = ""  # why no refund is possible, in the buyer's language
+    rules: list = field(default_factory=list)  # the policy, as the buyer reads it
+
+    @property
+    def allowed(self) -> bool:
+        return self.percent is not None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.paid - self.fee
+
+
+def refund_quote(*, order: Order, now: datetime | None = None) -> RefundQuote:
+    """The refund the buyer would get if they asked now (two statements); `allowed` False says why not."""
+    now = now or timezone.now()
+    policy = RefundPolicy.of(order.event)
+    rules = policy.lines()
+    zero = Decimal("0.00")
+    if order.status != S.PAID:
+        return RefundQuote(order.total, zero, None, str(_("Only a paid order can be refunded.")), rules)
+    tickets = order.tickets.aggregate(start=Min("session__start_time"), used=Count("pk", filter=Q(status="used")))
+    if tickets["used"]:
+        return RefundQuote(order.total, zero, None,
+                           str(_("A ticket of this order has been used; it can no longer be refunded.")), rules)
+    hours_left = (tickets["start"] - now).total_seconds() / 3600 if tickets["start"] else 0
+    tier = policy.tier_for(hours_left)
+    if tier is None:
+        why = (_("The event has started; tickets can no longer be refunded.") if hours_left <= 0
+               else _("This event's tickets cannot be refunded.") if policy.kind == RefundPolicyKind.NONE
+               else _("Refunds closed %(hours)s hours before the session.") % {"hours": policy.tiers[-1].hours})
+        return RefundQuote(order.total, zero, None, str(why), rules)
+    return RefundQuote(order.total, fee_of(order.total, tier.percent), tier.percent, "", rules)
+
+
+class RefundFeeChanged(Conflict):
+    code = "refund_fee_changed"
+    default_message = _("The refund fee is now %(fee)s (the session is nearer than when you looked); "
+                        "nothing was asked. Look at the new amount and ask again.")
+
+
+def refund_request(*, user: User, order_id: int, reason: str, expected_fee: Decimal | None = None) -> Refund:
+    """The buyer asks for their paid, unused order back while the event's refund policy allows it. The fee
+    is fixed now; `expected_fee` (what the buyer was shown) refuses with RefundFeeChanged if it differs."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Tell us why you want a refund."), code="reason_required")
-    order = Order.objects.filter(pk=order_id, user=user).first()
+    order = Order.objects.select_related("event").filter(pk=order_id, user=user).first()
     if order is None:
         raise NotFound(_("No such order."))
-    first_start = order.tickets.aggregate(t=Min("session__start_time"))["t"]
-    if order.status == S.PAID and first_start is not None and first_start <= timezone.now():
-        raise RefundNotAllowed(_("The event has started; tickets can no longer be refunded."))
-    if order.status == S.PAID and order.tickets.filter(status=TicketStatus.USED).exists():
-        raise RefundNotAllowed(_("A ticket of this order has been used; it can no longer be refunded."))
+    quote = refund_quote(order=order)
+    if order.status == S.PAID and not quote.allowed:
+        raise RefundNotAllowed(quote.why_not)
+    if expected_fee is not None and quote.allowed and quote.fee != expected_fee:
+        raise RefundFeeChanged(fee=quote.fee)
     with transaction.atomic():
         if not Order.objects.filter(pk=order.pk, status=S.PAID).update(status=S.REFUND_REQUESTED):
             raise IllegalTransition(current=order.get_shown_status_display(), target=S.REFUND_REQUESTED.label)
-        refund = Refund.objects.create(order=order, user=user, amount=order.total, reason=reason[:2000])
+        refund = Refund.objects.create(order=order, user=user, amount=quote.amount, fee=quote.fee,
+                                       reason=reason[:2000])
         notify(users=admins(), kind="refund_requested", url=reverse("orders:refund_queue"),
                title=_("Refund requested for order %(number)s"), body=_("%(event)s: %(reason)s"),
                params={"number": order.number, "event": order.event.title, "reason": reason[:200]}, email=False)
     return refund
 
 
-def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "") -> Refund:
-    """An admin approves (points back through the ledger, tickets void, seats and stock on sale again)
-    or rejects (the order is paid again) a requested refund, exactly once."""
+def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "", waive_fee: bool = False) -> Refund:
+    """An admin approves (points back through the ledger less the fee, tickets void, seats and stock on sale
+    again) or rejects (the order is paid again) a requested refund, exactly once. `waive_fee` (with a
+    reason, kept on the refund with who waived it) returns the whole amount."""
     if actor.role != Role.ADMIN:
         raise Forbidden()
     reason = (reason or "").strip()
     if not approve and not reason:
         raise DomainError(_("Give the buyer a reason for the rejection."), code="reason_required")
+    if waive_fee and not (approve and reason):
+        raise DomainError(_("Waiving the fee approves the refund: give the reason for the waiver."),
+                          code="waiver_reason_required")
     now = timezone.now()
     with transaction.atomic():
         refund = Refund.objects.select_related("order__event").filter(pk=refund_id).first()
@@ -591,8 +649,11 @@ def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "
         changes = {"status": target, "review_reason": reason, "reviewed_by": actor, "reviewed_at": now}
         if not approve:
             changes["open_claim"] = None
+        if waive_fee and refund.fee:
+            changes.update(fee=0, amount=refund.order.total, fee_waived_by=actor, fee_waiver_reason=reason[:500])
         if not Refund.objects.filter(pk=refund.pk, status=RefundStatus.REQUESTED).update(**changes):
             raise Conflict(_("This refund has already been decided."), code="refund_decided")
+        refund.refresh_from_db()
         order = refund.order
         if approve and order.tickets.filter(status=TicketStatus.USED).exists():
             raise RefundNotAllowed(_("A ticket of this order has been used; it can no longer be refunded."))
@@ -600,21 +661,35 @@ def refund_review(*, actor: User, refund_id: int, approve: bool, reason: str = "
                 status=S.REFUNDED if approve else S.PAID, closed_at=now if approve else None):
             raise IllegalTransition(current=order.get_shown_status_display(), target=S.REFUNDED.label)
         if approve:
-            if order.payments.filter(method=PaymentMethod.POINTS).exists() and order.total > 0:
-                _ledger(wallet_ensure(user=order.user).pk, LedgerKind.REFUND, order.total, order=order,
-                        reason=reason, actor=actor, once_key=f"refund:{order.pk}")
-            order.tickets.filter(status=TicketStatus.VALID).update(
-                status=TicketStatus.VOID, seat_claim=None, id_claim=None)
-            inventory.holds_refund(hold_ids=_hold_ids(order))
-            # The buyer's behaviour, though an admin's request decides it.
-            behaviour.track_on_commit("refund", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,
-                                      details={"order": order.pk, "amount": float(order.total), "refund": refund.pk})
+            order_refund_money(order=order, refund=refund, actor=actor, reason=reason)
+        if approve and refund.fee:
+            body = _("%(amount)s points back, less a fee of %(fee)s. %(reason)s")
+        elif approve:
+            body = _("%(amount)s points back. %(reason)s")
+        else:
+            body = _("Reason: %(reason)s")
         notify(users=[order.user], kind="refund_" + target, url=reverse("orders:detail", args=[order.pk]),
                title=_("Refund of order %(number)s approved") if approve else _("Refund of order %(number)s rejected"),
-               body=_("Reason: %(reason)s") if reason else "",
-               params={"number": order.number, "reason": reason})
-    refund.refresh_from_db()
+               body=body, params={"number": order.number, "reason": reason, "amount": refund.amount, "fee": refund.fee})
     return refund
+
+
+def order_refund_money(*, order: Order, refund: Refund, actor: User | None, reason: str) -> None:
+    """Inside the refund's transaction, once its order is refunded: a points payment comes back through the
+    ledger (the whole price in, the fee out: the fee stays the publisher's revenue), the tickets go void
+    (the door refuses them), seats and stock go back on sale and the buyer's behaviour line is written."""
+    if order.payments.filter(method=PaymentMethod.POINTS).exists() and order.total > 0:
+        wallet = wallet_ensure(user=order.user).pk
+        _ledger(wallet, LedgerKind.REFUND, order.total, order=order, reason=reason, actor=actor,
+                once_key=f"refund:{order.pk}")
+        if refund.fee:
+            _ledger(wallet, LedgerKind.FEE, -refund.fee, order=order, actor=actor, once_key=f"fee:{order.pk}",
+                    reason=_("Refund fee, %(event)s") % {"event": order.event.title})
+    order.tickets.filter(status=TicketStatus.VALID).update(status=TicketStatus.VOID, seat_claim=None, id_claim=None)
+    inventory.holds_refund(hold_ids=_hold_ids(order))
+    # The buyer's behaviour, though an admin's request or a cancellation decides it.
+    behaviour.track_on_commit("refund", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,
+                              details={"order": order.pk, "amount": float(refund.amount), "refund": refund.pk})
 
 
 # --- check-in -----------------------------------------------------------------------
@@ -685,6 +760,8 @@ class ScanOutcome:
             when = timezone.localtime(self.checkin.at).strftime("%Y-%m-%d %H:%M:%S")
             return str(_("Refused: already used at %(when)s, checked in by %(by)s.")) % {
                 "when": when, "by": self.checkin.by.display_name or self.checkin.by.username}
+        if result == ScanResult.VOID and session and session.cancelled_at:
+            return str(_("Refused: this session was cancelled and the ticket refunded."))
         if result == ScanResult.WRONG_DAY and session:
             return str(_("Refused: this ticket is for the session of %(when)s, not today's.")) % {"when": when}
         if result == ScanResult.SESSION_OVER and session:

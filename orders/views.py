@@ -76,14 +76,6 @@ def _own_order(request, pk: int) -> Order:
     return order
 
 
-def _refundable(order: Order, tickets: list[Ticket]) -> bool:
-    """Whether to offer the refund form (orders.services.refund_request has the final word)."""
-    if order.status != OrderStatus.PAID or any(t.status == TicketStatus.USED for t in tickets):
-        return False
-    starts = [t.session.start_time for t in tickets]
-    return not starts or min(starts) > timezone.now()
-
-
 def _detail_context(request, order: Order, *, attendee_form: AttendeesForm | None = None,
                     refund_form: RefundRequestForm | None = None) -> dict:
     lines = selectors.order_lines(order)
@@ -104,8 +96,10 @@ def _detail_context(request, order: Order, *, attendee_form: AttendeesForm | Non
         tickets = list(order.tickets.select_related("session", "ticket_type", "seat", "checkin__by"))
         context.update(tickets=tickets, payments=list(order.payments.all()),
                        refunds=list(order.refunds.select_related("reviewed_by")))
-        if _refundable(order, tickets):
-            context["refund_form"] = refund_form or RefundRequestForm()
+        if order.status == OrderStatus.PAID:
+            context["refund_quote"] = quote = services.refund_quote(order=order)
+            if quote.allowed:
+                context["refund_form"] = refund_form or RefundRequestForm()
     return context
 
 
@@ -162,7 +156,8 @@ def order_refund(request, pk: int):
     form = RefundRequestForm(request.POST)
     if not form.is_valid():
         return render(request, "orders/detail.html", _detail_context(request, order, refund_form=form))
-    services.refund_request(user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"])
+    services.refund_request(user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"],
+                            expected_fee=form.cleaned_data["expected_fee"])
     messages.success(request, _("Your refund request was sent; an administrator will review it."))
     return redirect("orders:detail", pk=order.pk)
 
@@ -324,6 +319,7 @@ def refund_decide(request, pk: int):
         return redirect("orders:refund_queue")
     approve = form.cleaned_data["decision"] == "approve"
     refund = services.refund_review(actor=request.user, refund_id=pk, approve=approve,
+                                    waive_fee=approve and form.cleaned_data["waive_fee"],
                                     reason=form.cleaned_data["reason"])
     payment = refund.order.payments.first()
     if approve and payment is not None and payment.method != PaymentMethod.POINTS:

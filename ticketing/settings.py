@@ -114,6 +114,7 @@ CELERY_BEAT_SCHEDULE = {
     "event-summaries": {"task": "tickets.tasks.refresh_due_summaries", "schedule": 60.0},
     "on-sale-reminders": {"task": "tickets.tasks.send_due_reminders", "schedule": 60.0},
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
+    "cancellation-refunds": {"task": "orders.tasks.refund_cancellations", "schedule": 60.0},
     "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
     "recs-rebuild": {"task": "analytics.tasks.recs_rebuild", "schedule": 900.0},
     "sales-rollup": {"task": "analytics.tasks.sales_rollup", "schedule": 60.0},

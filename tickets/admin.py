@@ -25,7 +25,7 @@ class StockInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Session)
 class SessionAdmin(ReadOnly):
-    list_display = ("event", "name", "start_time", "seating", "sales_start", "sales_end")
+    list_display = ("event", "name", "start_time", "seating", "sales_start", "sales_end", "cancelled_at")
     list_filter = ("seating",)
     search_fields = ("event__title", "name")
     inlines = [StockInline]

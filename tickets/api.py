@@ -34,6 +34,7 @@ from tickets.serializers import (
     SeatMapSerializer,
     SeatMapStateSerializer,
     SeatMapWriteSerializer,
+    SessionCancelSerializer,
     SessionSerializer,
     SessionStockSerializer,
     SessionWriteSerializer,
@@ -127,6 +128,25 @@ class SessionCreateView(APIView):
             raise NotFound(_("Unknown ticket type for this event.")) from exc
         session = _validated(services.session_create, actor=request.user, event=event, seat_map=seat_map, **v)
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class SessionCancelView(APIView):
+    permission_classes = [roles(Role.PUBLISHER, Role.ADMIN)]
+
+    @extend_schema(summary="Cancel a session",
+                   description="For good: sales stop, every open order of the session is refunded in full (or "
+                   "cancelled, if unpaid) by a worker, its buyers are told and the door refuses its tickets. The "
+                   "event's publisher or an administrator.",
+                   request=SessionCancelSerializer, responses={200: SessionSerializer, 400: ERRORS, 403: ERRORS,
+                                                               404: ERRORS, 409: ERRORS}, tags=["tickets"])
+    def post(self, request, session_id: int):
+        data = SessionCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = Session.objects.select_related("event").filter(pk=session_id).first()
+        if session is None or not (request.user.role == Role.ADMIN or session.event.publisher_id == request.user.pk):
+            raise NotFound(_("No such session."))
+        session = services.session_cancel(actor=request.user, session=session, reason=data.validated_data["reason"])
+        return Response(SessionSerializer(session).data)
 
 
 # Availability reads (tickets.snapshots): a public event's answers come from Redis, rendered once a

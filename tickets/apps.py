@@ -31,6 +31,13 @@ class TicketsConfig(AppConfig):
             if event_id:
                 catalogue.forget_event(event_id)
 
+        # A cancelled event's sessions still to come are cancelled with it.
+        from events.signals import event_cancelled
+        from tickets.services import sessions_cancel_with_event
+
+        event_cancelled.connect(lambda sender, event_id, reason, **kw: sessions_cancel_with_event(
+            event_id=event_id, reason=reason), weak=False, dispatch_uid="tickets-sessions-of-cancelled-event")
+
         for model in (Event, TicketType, PriceTier, Session, SeatMap, Seat):
             post_save.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-save-{model.__name__}")
             post_delete.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-delete-{model.__name__}")

@@ -55,6 +55,7 @@ class SessionInfo:
     real_name_required: bool
     one_ticket_per_id: bool  # real-name events: orders.Ticket.id_claim is set, so an ID holds one ticket here
     seated: bool
+    cancelled: bool  # the session (tickets.services.session_cancel); a cancelled event has event_status cancelled
     start_time: datetime
     sales_start: datetime
     sales_end: datetime
@@ -62,7 +63,8 @@ class SessionInfo:
     seats: dict  # map seat id → (ticket type id, section, row, number)
 
     def sales_open(self, now: datetime) -> bool:
-        return self.event_status == EventStatus.APPROVED and self.sales_start <= now < self.sales_end
+        return (self.event_status == EventStatus.APPROVED and not self.cancelled
+                and self.sales_start <= now < self.sales_end)
 
     def visible_to(self, user) -> bool:
         """events.selectors.may_see, from what is kept (a lazy hot-path user reads its role only if asked)."""
@@ -114,10 +116,11 @@ def _load(session_id: int) -> SessionInfo | None:
 
     row = (Session.objects.filter(pk=session_id)
            .values_list("event_id", "event__title", "event__status", "event__publisher_id",
-                        "event__real_name_required", "event__one_ticket_per_id", "seating", "start_time", "sales_start", "sales_end").first())
+                        "event__real_name_required", "event__one_ticket_per_id", "seating", "cancelled_at", "start_time", "sales_start",
+                        "sales_end").first())
     if row is None:
         return None
-    event_id, title, status, publisher_id, real_name, one_per_id, seating, start, sales_start, sales_end = row
+    event_id, title, status, publisher_id, real_name, one_per_id, seating, cancelled_at, start, sales_start, sales_end = row
     tiers: dict[int, list] = {}
     for tier in PriceTier.objects.filter(ticket_type__event_id=event_id):
         tiers.setdefault(tier.ticket_type_id, []).append(tier)
@@ -129,6 +132,7 @@ def _load(session_id: int) -> SessionInfo | None:
     return SessionInfo(id=session_id, event_id=event_id, event_title=title, event_status=status,
                        publisher_id=publisher_id, real_name_required=real_name,
                        one_ticket_per_id=real_name and one_per_id, seated=seating == "seated",
+                       cancelled=cancelled_at is not None or status == EventStatus.CANCELLED,
                        start_time=start, sales_start=sales_start, sales_end=sales_end, ticket_types=types,
                        seats=seats)
 

@@ -153,12 +153,17 @@ class Session(models.Model):
     seating = models.CharField(_("seating"), max_length=8, choices=Seating.choices, default=Seating.GENERAL)
     seat_map = models.ForeignKey(SeatMap, verbose_name=_("seat map"), on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="sessions")
+    # Set once by tickets.services.session_cancel: nothing more is sold, its paid orders are refunded in full.
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    cancel_reason = models.CharField(_("why it was cancelled"), max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         ordering = ["event", "start_time", "pk"]
+        # The few cancelled sessions, for the sweep that refunds their orders (orders.cancellations).
+        indexes = [models.Index(fields=["cancelled_at"], name="session_cancelled")]
         constraints = [
             models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="session_ends_after_start"),
             models.CheckConstraint(condition=Q(sales_end__gt=F("sales_start")), name="session_sales_window_ordered"),
@@ -178,7 +183,7 @@ class Session(models.Model):
 
     def sales_open(self, now=None) -> bool:
         now = now or timezone.now()
-        return self.sales_start <= now < self.sales_end
+        return self.cancelled_at is None and self.sales_start <= now < self.sales_end
 
 
 class Stock(models.Model):

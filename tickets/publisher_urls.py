@@ -14,4 +14,6 @@ urlpatterns = [
     path("publisher/events/<int:pk>/tickets/seatmaps/preview/", views.seat_map_preview,
          name="manage_seat_map_preview"),
     path("publisher/events/<int:pk>/tickets/sessions/new/", views.session_create, name="manage_session_create"),
+    path("publisher/events/<int:pk>/tickets/sessions/<int:session_pk>/cancel/", views.session_cancel,
+         name="manage_session_cancel"),
 ]

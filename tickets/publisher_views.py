@@ -86,6 +86,7 @@ def inventory_overview(event: Event) -> dict:
         session.capacity = sum(row.total for row in session.stock)
         session.on_sale = session.sales_open(now)
         session.sales_ended = session.sales_end <= now
+        session.over = session.end_time <= now
     return {"ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions}
 
 
@@ -271,3 +272,14 @@ def session_create(request, pk: int):
             messages.success(request, _("Session added."))
             return redirect("tickets:manage", pk=event.pk)
     return render(request, "tickets/manage_session_form.html", {"event": event, "form": form, "stock": stock})
+
+
+@role_required(Role.PUBLISHER)
+@require_POST
+def session_cancel(request, pk: int, session_pk: int):
+    """Cancels one session of the event for good; its orders are refunded in full. Roles: publisher (owner)."""
+    event = _editable_event(request, pk)
+    session = get_object_or_404(event.sessions.select_related("event"), pk=session_pk)
+    services.session_cancel(actor=request.user, session=session, reason=request.POST.get("reason", "")[:500])
+    messages.success(request, _("The session was cancelled. Its buyers are being refunded in full and told."))
+    return redirect("tickets:manage", pk=event.pk)

@@ -68,7 +68,12 @@ class SessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Session
         fields = ["id", "event", "name", "hall", "start_time", "end_time", "sales_start", "sales_end", "seating",
-                  "seat_map"]
+                  "seat_map", "cancelled_at", "cancel_reason"]
+        read_only_fields = ["cancelled_at", "cancel_reason"]
+
+
+class SessionCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text=_("Why: the buyers read it."))
 
 
 class StockSerializer(serializers.Serializer):

@@ -34,7 +34,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import Role, User
 from events.models import Event, EventStatus
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa: F401 - re-exported for callers
@@ -45,6 +45,7 @@ from tickets.models import (
     Stock, TicketType,
 )
 from tickets.pricing import price_for
+from tickets.signals import sessions_cancelled
 from tickets.seatmaps import layout_clean, layout_seats, layout_size
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,45 @@ def session_create(*, actor: User, event: Event, start_time: datetime, end_time:
                                   for tt, count in stock.items())
     transaction.on_commit(lambda: event_summary_refresh(event_id=event.pk))
     return session
+
+
+class SessionCancelled(Conflict):
+    code = "session_cancelled"
+    default_message = _("This session is cancelled.")
+
+
+@transaction.atomic
+def session_cancel(*, actor: User, session: Session, reason: str) -> Session:
+    """Cancels a session that is not over, for good (its publisher or an admin): nothing more is sold, and
+    its orders are refunded in full after commit (orders.cancellations). Raises Forbidden, DomainError
+    without a reason, SessionCancelled if it already is, Conflict once it is over; each changes nothing."""
+    reason = (reason or "").strip()
+    if actor.role != Role.ADMIN and session.event.publisher_id != actor.pk:
+        raise Forbidden(_("Only the event's publisher or an administrator can cancel its sessions."))
+    if not reason:
+        raise DomainError(_("Tell the buyers why the session is cancelled."), code="reason_required")
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.cancelled_at is not None:
+        raise SessionCancelled()
+    if session.end_time <= timezone.now():
+        raise Conflict(_("This session is over; it can no longer be cancelled."), code="session_over")
+    session.cancelled_at, session.cancel_reason = timezone.now(), reason[:500]
+    session.save(update_fields=["cancelled_at", "cancel_reason"])  # post_save: the catalogue forgets it
+    sessions_cancelled.send(sender=Session, event_id=session.event_id, session_ids=[session.pk], reason=reason)
+    event_id = session.event_id
+    transaction.on_commit(lambda: event_summary_refresh(event_id=event_id))
+    return session
+
+
+def sessions_cancel_with_event(*, event_id: int, reason: str) -> list[int]:
+    """Inside an event's cancellation: its sessions not yet over are cancelled with it."""
+    now = timezone.now()
+    sessions = Session.objects.filter(event_id=event_id, cancelled_at__isnull=True, end_time__gt=now)
+    ids = list(sessions.values_list("pk", flat=True))
+    if ids:
+        Session.objects.filter(pk__in=ids).update(cancelled_at=now, cancel_reason=reason[:500])
+        sessions_cancelled.send(sender=Session, event_id=event_id, session_ids=ids, reason=reason)
+    return ids
 
 
 def event_summary_refresh(*, event_id: int) -> None:

@@ -125,6 +125,12 @@ def _own_paid(ctx: Context) -> dict:
             "code": order.tickets.get().code}
 
 
+def _session_of_event(ctx: Context) -> dict:
+    """A GA session of {event} (the calling publisher's own), to cancel."""
+    session, _types = ga_session(event=ctx.event)
+    return {"session": session.pk}
+
+
 def _refund(ctx: Context) -> dict:
     order = paid_order(ctx.target, seats=1)
     return {"refund": refund_request(user=ctx.target, order_id=order.pk, reason="Table").pk}
@@ -179,6 +185,8 @@ ROWS = [
         event_status=EventStatus.DRAFT, setup=_ticket_type),
     Row("POST", "/api/tickets/sessions/create", PUBLISHER, 201, new_session, event_status=EventStatus.DRAFT,
         setup=_ticket_type),
+    Row("POST", "/api/tickets/sessions/{session}/cancel", (Role.PUBLISHER, Role.ADMIN), 200, {"reason": "Table"},
+        event_status=EventStatus.APPROVED, setup=_session_of_event),
     Row("GET", "/api/tickets/sessions/{session}/seatmap", EVERYONE, 200, setup=_seated),
     Row("GET", "/api/tickets/{event}/stock", EVERYONE, 200, event_status=EventStatus.APPROVED),
     Row("GET", "/api/tickets/{event}/types", EVERYONE, 200, event_status=EventStatus.APPROVED),
@@ -194,6 +202,7 @@ ROWS = [
     Row("GET", "/api/orders/{order}", LOGGED_IN, 200, setup=_own_pending),
     Row("POST", "/api/orders/pay/{order}", LOGGED_IN, 200, {"idempotency_key": "Table"}, setup=_own_pending),
     Row("PUT", "/api/orders/refund/{order}", LOGGED_IN, 200, {"reason": "Table"}, setup=_own_paid),
+    Row("GET", "/api/orders/{order}/refund-quote", LOGGED_IN, 200, setup=_own_paid),
     Row("POST", "/api/orders/{order}/cancel", LOGGED_IN, 200, setup=_own_pending),
     Row("POST", "/api/orders/{order}/attendees", LOGGED_IN, 200, {"attendees": []}, setup=_own_pending),
     Row("GET", "/api/orders/event/{event}", PUBLISHER, 200, event_status=EventStatus.APPROVED),
@@ -241,6 +250,8 @@ ROWS = [
     Row("GET", "/review/refunds/", ADMIN, 200, page=True),
     Row("GET", "/manage/users/{target}/wallet/", ADMIN, 200, page=True),
     Row("GET", "/publisher/events/{event}/tickets/", PUBLISHER, 200, page=True, event_status=EventStatus.DRAFT),
+    Row("POST", "/publisher/events/{event}/tickets/sessions/{session}/cancel/", PUBLISHER, 302, {"reason": "Table"},
+        page=True, event_status=EventStatus.APPROVED, setup=_session_of_event),
     Row("GET", "/publisher/events/{event}/orders/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),
     Row("POST", "/manage/users/{target}/role/", ADMIN, 302, {"role": Role.PUBLISHER}, page=True),
 ]
