@@ -3,7 +3,9 @@
 
 from django.contrib import admin
 
-from orders.models import CheckIn, LedgerEntry, Order, Payment, Refund, SavedAttendee, Scan, Ticket, Wallet
+from orders.models import (
+    CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, Wallet,
+)
 from ticketing.admin import ReadOnlyMixin
 
 
@@ -81,3 +83,21 @@ class SavedAttendeeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("name", "id_number_masked", "user", "created_at")
     search_fields = ("name", "user__username", "user__email")
     exclude = ("id_key",)
+
+
+class PromoUseInline(ReadOnlyMixin, admin.TabularInline):
+    model = PromoUse
+    extra = 0
+    fields = ["created_at", "order", "user", "released_at"]
+    readonly_fields = fields
+
+
+@admin.register(PromoCode)
+class PromoCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Publishers' promo codes and who used them (made and switched on the publisher's page or the API)."""
+
+    list_display = ["code", "event", "kind", "value", "uses", "max_uses", "max_per_buyer", "active", "valid_until"]
+    list_filter = ["kind", "active"]
+    search_fields = ["code", "event__title", "batch"]
+    list_select_related = ["event"]
+    inlines = [PromoUseInline]

@@ -51,6 +51,7 @@ def order_detail(checkout) -> dict:
                          "created_at": _when(p.created_at)})
     return {"id": order.pk, "number": order.number, "event": order.event_id, "event_title": title,
             "status": order.shown_status, "total": _money.to_representation(order.total),
+            "discount": _money.to_representation(order.discount or 0), "promo_code": order.promo_code_id,
             "expires_at": _when(order.expires_at), "created_at": _when(order.created_at),
             "paid_at": _when(order.paid_at), "lines": lines, "tickets": tickets, "payments": payments,
             "refunds": []}

@@ -20,7 +20,7 @@ from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Event
-from orders import answers, providers, selectors, services
+from orders import answers, promo, providers, selectors, services
 from orders.serializers import (
     AttendeesSerializer,
     CallbackResultSerializer,
@@ -31,6 +31,10 @@ from orders.serializers import (
     OrderDetailSerializer,
     OrderSerializer,
     PaySerializer,
+    PromoApplySerializer,
+    PromoBatchSerializer,
+    PromoCodeSerializer,
+    PromoWriteSerializer,
     RefundQuoteSerializer,
     RefundRequestSerializer,
     RefundReviewSerializer,
@@ -214,6 +218,59 @@ class EventOrdersView(APIView):
         if event is None:
             raise NotFound()
         return Response(OrderSerializer(selectors.orders_for_publisher(request.user, event=event), many=True).data)
+
+
+class OrderPromoView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Apply a promo code to your pending order", description="The discount is fixed on the "
+                   "order at once (`total` is what will be charged); a code already on it is replaced. 400 "
+                   "`promo_invalid` (no such code, not valid now, not for these tickets, your own limit reached), "
+                   "409 `promo_used_up`.", request=PromoApplySerializer,
+                   responses={200: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, order_id: int):
+        data = PromoApplySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _detail(promo.order_apply_promo(user=request.user, order_id=order_id, code=data.validated_data["code"]))
+
+    @extend_schema(summary="Take the promo code off your pending order", request=None,
+                   responses={200: OrderDetailSerializer, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def delete(self, request, order_id: int):
+        return _detail(promo.order_remove_promo(user=request.user, order_id=order_id))
+
+
+class EventPromoCodesView(APIView):
+    permission_classes = [roles(Role.PUBLISHER, Role.ADMIN)]
+
+    def _event(self, request, event_id: int) -> Event:
+        event = Event.objects.filter(pk=event_id).first()
+        if event is None or not (request.user.role == Role.ADMIN or event.publisher_id == request.user.pk):
+            raise NotFound()
+        return event
+
+    @extend_schema(summary="Your event's promo codes", responses={200: PromoCodeSerializer(many=True), 404: ERRORS},
+                   tags=["orders"])
+    def get(self, request, event_id: int):
+        codes = self._event(request, event_id).promo_codes.prefetch_related("ticket_types")
+        return Response(PromoCodeSerializer(codes, many=True).data)
+
+    @extend_schema(summary="Make promo codes", description="One code named `code`, or `count` single-use codes "
+                   "made up for you (letters and digits that are hard to misread, after `prefix`).",
+                   request=PromoWriteSerializer,
+                   responses={201: PromoCodeSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+    def post(self, request, event_id: int):
+        event = self._event(request, event_id)
+        data = PromoWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        terms = promo.PromoData(kind=v["kind"], value=v["value"], ticket_type_ids=v["ticket_types"],
+                                valid_from=v["valid_from"], valid_until=v["valid_until"], max_uses=v["max_uses"],
+                                max_per_buyer=v["max_per_buyer"])
+        if v["code"].strip():
+            code = promo.promo_create(actor=request.user, event=event, code=v["code"], data=terms)
+            return Response(PromoCodeSerializer(code).data, status=status.HTTP_201_CREATED)
+        codes = promo.promo_generate(actor=request.user, event=event, count=v["count"], prefix=v["prefix"], data=terms)
+        return Response(PromoBatchSerializer({"codes": codes}).data, status=status.HTTP_201_CREATED)
 
 
 class MyTicketsView(APIView):

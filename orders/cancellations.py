@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.notifications import notify
 from orders.models import Order, OrderStatus, Refund, RefundCause, RefundStatus, TicketStatus
-from orders.services import _hold_ids, order_refund_money
+from orders.services import _hold_ids, order_refund_money, release_promo
 from ticketing.outbox import outbox_add, outbox_handler
 from tickets import services as inventory
 from tickets.signals import sessions_cancelled
@@ -76,6 +76,7 @@ def order_close_for_cancellation(*, order_id: int) -> bool:
             if not Order.objects.filter(pk=order.pk, status=S.PENDING).update(status=S.CANCELLED, closed_at=now):
                 return False
             inventory.holds_release(hold_ids=_hold_ids(order))
+            release_promo(order)
             notify(users=[order.user], kind="order_cancelled", url=reverse("orders:detail", args=[order.pk]),
                    title=_("Order %(number)s cancelled: the session was cancelled"), body=_("Reason: %(reason)s"),
                    params={"number": order.number, "reason": reason}, email=False)

@@ -6,7 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ticketing.bounds import POINTS_MAX
-from tickets.models import HoldItem
+from orders.models import PromoKind
+from tickets.models import HoldItem, TicketType
 
 
 class AttendeesForm(forms.Form):
@@ -125,3 +126,42 @@ class CheckinEventsForm(forms.Form):
 
 class StaffAddForm(forms.Form):
     login = forms.CharField(label=_("Username or email"), max_length=254)
+
+
+class PromoApplyForm(forms.Form):
+    code = forms.CharField(label=_("Promo code"), max_length=40)
+
+
+class PromoForm(forms.Form):
+    """A publisher's new codes: one named code, or `count` single-use codes made up (orders.promo)."""
+
+    code = forms.CharField(label=_("Promo code"), max_length=32, required=False,
+                           help_text=_("Letters and digits, e.g. SPRING20. Leave empty to make single-use codes."))
+    count = forms.IntegerField(label=_("How many single-use codes"), min_value=1, max_value=5000, initial=1,
+                               help_text=_("Used when no code is given: each works once, for one buyer."))
+    prefix = forms.CharField(label=_("Prefix of the made-up codes"), max_length=12, required=False)
+    kind = forms.ChoiceField(label=_("Discount"), choices=PromoKind.choices, widget=forms.RadioSelect,
+                             initial=PromoKind.PERCENT)
+    value = forms.DecimalField(label=_("Percentage or amount"), min_value=Decimal("0.01"), max_digits=10,
+                               decimal_places=2)
+    ticket_types = forms.ModelMultipleChoiceField(label=_("Ticket types"), queryset=TicketType.objects.none(),
+                                                  required=False, widget=forms.CheckboxSelectMultiple,
+                                                  help_text=_("None ticked: every ticket type."))
+    valid_from = forms.DateTimeField(label=_("Valid from"), required=False,
+                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    valid_until = forms.DateTimeField(label=_("Valid until"), required=False,
+                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    max_uses = forms.IntegerField(label=_("Uses at most (all buyers)"), min_value=1, required=False)
+    max_per_buyer = forms.IntegerField(label=_("Uses at most per buyer"), min_value=1, required=False)
+
+    def __init__(self, *args, event, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["ticket_types"].queryset = event.ticket_types.order_by("pk")
+
+    def terms(self):
+        from orders.promo import PromoData
+
+        c = self.cleaned_data
+        return PromoData(kind=c["kind"], value=c["value"], ticket_type_ids=[t.pk for t in c["ticket_types"]],
+                         valid_from=c.get("valid_from"), valid_until=c.get("valid_until"), max_uses=c.get("max_uses"),
+                         max_per_buyer=c.get("max_per_buyer"))

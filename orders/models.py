@@ -90,6 +90,70 @@ def new_order_number() -> str:
     return today.strftime("%y%m%d") + secrets.token_hex(4).upper()
 
 
+class PromoKind(models.TextChoices):
+    PERCENT = "percent", _("Percentage off each ticket")
+    FIXED = "fixed", _("Amount off each ticket")
+
+
+class PromoCode(models.Model):
+    """A publisher's discount code for one event (orders.promo). Never edited once made, only switched off."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="promo_codes")
+    code = models.CharField(_("code"), max_length=32)
+    kind = models.CharField(_("kind"), max_length=8, choices=PromoKind.choices)
+    value = models.DecimalField(_("discount"), max_digits=10, decimal_places=2)
+    ticket_types = models.ManyToManyField(TicketType, verbose_name=_("ticket types"), blank=True, related_name="+",
+                                          help_text=_("None: every ticket type of the event."))
+    valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    max_uses = models.PositiveIntegerField(_("uses at most"), null=True, blank=True)
+    max_per_buyer = models.PositiveIntegerField(_("uses per buyer at most"), null=True, blank=True)
+    uses = models.PositiveIntegerField(_("uses"), default=0)  # live uses: orders pending or paid with it
+    active = models.BooleanField(_("active"), default=True)
+    batch = models.CharField(_("batch"), max_length=16, blank=True)  # bulk-generated codes: their prefix
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("promo code")
+        verbose_name_plural = _("promo codes")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "code"], name="promo_code_unique_per_event"),
+            models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(uses__lte=models.F("max_uses")),
+                                   name="promo_uses_within_limit"),
+            models.CheckConstraint(condition=Q(value__gt=0) & (Q(kind="fixed") | Q(value__lte=100)),
+                                   name="promo_value_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def describe(self) -> str:
+        if self.kind == PromoKind.PERCENT:
+            return str(_("%(value)s%% off each ticket") % {"value": f"{self.value.normalize():f}"})
+        return str(_("%(value)s off each ticket") % {"value": self.value})
+
+
+class PromoUse(models.Model):
+    """One order's use of a code; `live` is 1 until the order expires or is cancelled, then NULL."""
+
+    code = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="used")
+    order = models.ForeignKey("Order", on_delete=models.CASCADE, related_name="promo_uses")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    live = models.PositiveSmallIntegerField(null=True, default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "live"], name="promo_one_live_use_per_order"),
+            models.CheckConstraint(condition=Q(live=1, released_at__isnull=True)
+                                   | Q(live__isnull=True, released_at__isnull=False), name="promo_use_live_matches"),
+        ]
+        indexes = [models.Index(fields=["code", "user", "live"], name="promo_use_buyer")]
+
+
 class Order(models.Model):
     """What a buyer pays and gets refunded: the holds of one event, at their held prices."""
 
@@ -97,7 +161,10 @@ class Order(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(_("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
-    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)  # what is charged: after discount
+    discount = models.DecimalField(_("discount"), max_digits=12, decimal_places=2, default=0)
+    promo_code = models.ForeignKey(PromoCode, verbose_name=_("promo code"), on_delete=models.PROTECT, null=True,
+                                   blank=True, related_name="orders")
     expires_at = models.DateTimeField(_("pay by"))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
@@ -110,6 +177,7 @@ class Order(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(condition=Q(discount__gte=0), name="order_discount_non_negative"),
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),
         ]
         indexes = [

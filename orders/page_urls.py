@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders/<int:pk>/pay/", views.order_pay, name="pay"),
     path("orders/<int:pk>/cancel/", views.order_cancel, name="cancel"),
     path("orders/<int:pk>/refund/", views.order_refund, name="refund"),
+    path("orders/<int:pk>/promo/", views.order_promo, name="promo"),
     path("payments/sandbox/<str:number>/", views.sandbox_pay, name="sandbox"),
     path("tickets/mine/", views.ticket_list, name="tickets"),
     path("tickets/mine/<int:pk>/", views.ticket_detail, name="ticket"),
@@ -31,5 +32,7 @@ urlpatterns = [
     path("publisher/events/<int:pk>/staff/", views.staff_list, name="staff"),
     path("publisher/events/<int:pk>/staff/<int:user_id>/remove/", views.staff_remove, name="staff_remove"),
     path("publisher/events/<int:pk>/orders/", views.publisher_orders, name="publisher_orders"),
+    path("publisher/events/<int:pk>/promo-codes/", views.promo_codes, name="promo_codes"),
+    path("publisher/events/<int:pk>/promo-codes/<int:code_pk>/switch/", views.promo_switch, name="promo_switch"),
     path("publisher/events/<int:pk>/orders.csv", views.publisher_orders_csv, name="publisher_orders_csv"),
 ]

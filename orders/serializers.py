@@ -5,7 +5,7 @@ from datetime import datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from orders.models import LedgerEntry, Order, Payment, Refund, SavedAttendee, ScanResult, Ticket
+from orders.models import LedgerEntry, Order, Payment, PromoCode, PromoKind, Refund, SavedAttendee, ScanResult, Ticket
 from ticketing.bounds import POINTS_MAX, REASON_MAX
 from tickets.services import MAX_PER_REQUEST
 
@@ -159,7 +159,8 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "number", "event", "event_title", "status", "total", "expires_at", "created_at", "paid_at"]
+        fields = ["id", "number", "event", "event_title", "status", "total", "discount", "promo_code", "expires_at",
+                  "created_at", "paid_at"]
 
 
 class OrderDetailSerializer(OrderSerializer):
@@ -214,3 +215,37 @@ class CallbackResultSerializer(serializers.Serializer):
     order = serializers.CharField(help_text=_("The order number."))
     status = serializers.CharField()
     payment = PaymentSerializer()
+
+
+class PromoApplySerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40, help_text=_("The promo code, as printed (case and spaces ignored)."))
+
+
+class PromoCodeSerializer(serializers.ModelSerializer):
+    description = serializers.CharField(source="describe", read_only=True)
+
+    class Meta:
+        model = PromoCode
+        fields = ["id", "code", "kind", "value", "description", "ticket_types", "valid_from", "valid_until",
+                  "max_uses", "max_per_buyer", "uses", "active", "batch", "created_at"]
+        read_only_fields = fields
+
+
+class PromoWriteSerializer(serializers.Serializer):
+    """One code (`code`), or `count` single-use codes made up for you (`prefix` optional)."""
+
+    code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    count = serializers.IntegerField(min_value=1, max_value=5000, default=1)
+    prefix = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=PromoKind.choices)
+    value = serializers.DecimalField(max_digits=10, decimal_places=2)
+    ticket_types = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                         help_text=_("Ticket type ids; none: every ticket type of the event."))
+    valid_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    valid_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    max_uses = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    max_per_buyer = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class PromoBatchSerializer(serializers.Serializer):
+    codes = PromoCodeSerializer(many=True)

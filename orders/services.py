@@ -34,7 +34,7 @@ from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Event
 from events.refunds import RefundPolicy, RefundPolicyKind, fee_of
-from orders import codes, identity, selectors
+from orders import codes, identity, promo, selectors
 from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
     Refund, RefundStatus, SavedAttendee, Scan, ScanResult, Ticket, TicketStatus, Wallet,
@@ -373,7 +373,7 @@ def _pay(user, order_id: int, key: str) -> Checkout:
                     status=S.PAID, paid_at=now):
                 raise _NotPayable()
             items = list(HoldItem.objects.filter(hold__order_hold__order_id=order_id)
-                         .select_related("hold__order_hold__order").order_by("pk"))
+                         .select_related("hold__order_hold__order__promo_code").order_by("pk"))
             order = items[0].hold.order_hold.order
             infos = {s: inventory.catalogue.session_info(s) for s in {i.hold.session_id for i in items}}
             if any(info.cancelled for info in infos.values()):
@@ -449,12 +449,13 @@ def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
     """Inside the payment's transaction: holds become sold and each seat/ticket gets an e-ticket; the buyer
     hears of it through the outbox (orders.paid), after commit."""
     tickets = []
+    prices = _prices_after_discount(order, items)
     for item in items:
         for index in range(item.quantity):
             attendee = attendees.get((item.pk, index))
             tickets.append(Ticket(
                 order=order, user_id=order.user_id, event_id=order.event_id, session_id=item.hold.session_id,
-                ticket_type_id=item.ticket_type_id, seat_id=item.seat_id, price=item.unit_price,
+                ticket_type_id=item.ticket_type_id, seat_id=item.seat_id, price=prices[item.pk],
                 code=codes.ticket_code(event_id=order.event_id, session_id=item.hold.session_id),
                 attendee_name=attendee.name if attendee else "",
                 attendee_id_masked=attendee.id_number_masked if attendee else "",
@@ -465,6 +466,16 @@ def _fulfil(order: Order, items, infos, attendees) -> list[Ticket]:
     # Last: the seat and stock rows every buyer contends for are locked just before the commit.
     inventory.holds_consume(user=order.user_id, hold_ids=sorted({i.hold_id for i in items}), items=items)
     return tickets
+
+
+def _prices_after_discount(order: Order, items) -> dict:
+    """Each hold item's price per ticket, less the order's promo code (so the tickets sum to its total)."""
+    if not order.promo_code_id:
+        return {i.pk: i.unit_price for i in items}
+    code = order.promo_code
+    type_ids = set(code.ticket_types.values_list("pk", flat=True))
+    return {i.pk: i.unit_price - (promo.ticket_discount(code, i.unit_price)
+                                  if promo.covers(code, i.ticket_type_id, type_ids) else 0) for i in items}
 
 
 @outbox_handler("orders.paid")
@@ -533,6 +544,7 @@ def order_cancel(*, user: User, order_id: int) -> Order:
             raise IllegalTransition(current=order.get_shown_status_display(), target=S.CANCELLED.label)
         order = Order.objects.get(pk=order_id)
         inventory.holds_release(hold_ids=_hold_ids(order))
+        release_promo(order)
     return order
 
 
@@ -549,8 +561,16 @@ def _expire_order(order_id: int, now) -> bool:
     if not Order.objects.filter(pk=order_id, status=S.PENDING, expires_at__lte=now).update(
             status=S.EXPIRED, closed_at=now):
         return False
-    inventory.holds_release(hold_ids=_hold_ids(Order.objects.get(pk=order_id)), status=HoldStatus.EXPIRED)
+    order = Order.objects.get(pk=order_id)
+    inventory.holds_release(hold_ids=_hold_ids(order), status=HoldStatus.EXPIRED)
+    release_promo(order)
     return True
+
+
+def release_promo(order: Order) -> None:
+    """Inside the transaction that expired or cancelled an unpaid order: its promo code's use goes back."""
+    if order.promo_code_id:
+        promo.promo_release(order_id=order.pk)
 
 
 # --- refunds ------------------------------------------------------------------------

@@ -26,10 +26,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
 from events.models import Event
-from orders import providers, selectors, services
+from orders import promo, providers, selectors, services
 from orders.forms import (
-    AttendeesForm, CheckinEventsForm, RefundRequestForm, RefundReviewForm, SavedAttendeeForm, ScanForm, StaffAddForm,
-    WalletAdjustForm,
+    AttendeesForm, CheckinEventsForm, PromoApplyForm, PromoForm, RefundRequestForm, RefundReviewForm,
+    SavedAttendeeForm, ScanForm, StaffAddForm, WalletAdjustForm,
 )
 from orders.models import EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, Wallet
 from ticketing.errors import DomainError, Forbidden
@@ -159,6 +159,24 @@ def order_refund(request, pk: int):
     services.refund_request(user=request.user, order_id=order.pk, reason=form.cleaned_data["reason"],
                             expected_fee=form.cleaned_data["expected_fee"])
     messages.success(request, _("Your refund request was sent; an administrator will review it."))
+    return redirect("orders:detail", pk=order.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def order_promo(request, pk: int):
+    """Applies a promo code to a pending order (or takes it off, with `remove`). Roles: its buyer."""
+    order = _own_order(request, pk)
+    if request.POST.get("remove"):
+        promo.order_remove_promo(user=request.user, order_id=order.pk)
+        messages.success(request, _("The promo code was taken off."))
+        return redirect("orders:detail", pk=order.pk)
+    form = PromoApplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Type a promo code."))
+        return redirect("orders:detail", pk=order.pk)
+    order = promo.order_apply_promo(user=request.user, order_id=order.pk, code=form.cleaned_data["code"])
+    messages.success(request, _("Promo code applied: %(discount)s off.") % {"discount": order.discount})
     return redirect("orders:detail", pk=order.pk)
 
 
@@ -442,6 +460,43 @@ def staff_remove(request, pk: int, user_id: int):
     services.staff_remove(actor=request.user, event=event, user_id=user_id)
     messages.success(request, _("Removed from the door staff."))
     return redirect("orders:staff", pk=event.pk)
+
+
+@role_required(Role.PUBLISHER)
+@require_http_methods(["GET", "POST"])
+def promo_codes(request, pk: int):
+    """The event's promo codes: make one or many, switch them off, export them (?format=csv).
+    Roles: the event's publisher."""
+    event = _own_event(request, pk)
+    codes = event.promo_codes.prefetch_related("ticket_types")
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(promo.promo_csv(codes), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(True, f"promo-codes-{event.pk}.csv")
+        return response
+    form = PromoForm(request.POST or None, event=event)
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["code"].strip()
+        if code:
+            made = [promo.promo_create(actor=request.user, event=event, code=code, data=form.terms())]
+        else:
+            made = promo.promo_generate(actor=request.user, event=event, count=form.cleaned_data["count"],
+                                        prefix=form.cleaned_data["prefix"], data=form.terms())
+        messages.success(request, _("%(n)d promo code(s) made.") % {"n": len(made)})
+        return redirect("orders:promo_codes", pk=event.pk)
+    page = _page(request, codes)
+    for code in page:
+        code.type_names = ", ".join(t.name for t in code.ticket_types.all())
+    return render(request, "orders/promo_codes.html", {"event": event, "page": page, "form": form})
+
+
+@role_required(Role.PUBLISHER)
+@require_POST
+def promo_switch(request, pk: int, code_pk: int):
+    """Switches one of the event's codes off (or on again). Roles: the event's publisher."""
+    event = _own_event(request, pk)
+    code = get_object_or_404(event.promo_codes, pk=code_pk)
+    promo.promo_switch(actor=request.user, promo=code, active=request.POST.get("active") == "1")
+    return redirect("orders:promo_codes", pk=event.pk)
 
 
 @role_required(Role.PUBLISHER)

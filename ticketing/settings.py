@@ -360,7 +360,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status"; the event's keeps its own name in the schema.
-    "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "events.models.EventStatus"},
+    "ENUM_NAME_OVERRIDES": {"EventStatusEnum": "events.models.EventStatus", "PromoKindEnum": "orders.models.PromoKind"},
 }
 
 # --- logging ------------------------------------------------------------------

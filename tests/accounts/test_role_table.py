@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -24,6 +25,7 @@ from events.models import Event, EventStatus
 from tests.events.factories import CategoryFactory, EventFactory
 from tests.factories import UserFactory
 from tests.tickets.factories import ga_session, seat_ids, seated_session, ticket_types
+from orders import promo
 from orders.models import EventStaff
 from orders.services import refund_request
 from tests.orders.flows import paid_order, pending_order
@@ -131,6 +133,13 @@ def _session_of_event(ctx: Context) -> dict:
     return {"session": session.pk}
 
 
+def _own_pending_with_code(ctx: Context) -> dict:
+    order = pending_order(_buyer(ctx))
+    promo.promo_create(actor=order.event.publisher, event=order.event, code="TABLE10",
+                       data=promo.PromoData(kind="percent", value=Decimal(10), ticket_type_ids=[]))
+    return {"order": order.pk}
+
+
 def _refund(ctx: Context) -> dict:
     order = paid_order(ctx.target, seats=1)
     return {"refund": refund_request(user=ctx.target, order_id=order.pk, reason="Table").pk}
@@ -203,6 +212,11 @@ ROWS = [
     Row("POST", "/api/orders/pay/{order}", LOGGED_IN, 200, {"idempotency_key": "Table"}, setup=_own_pending),
     Row("PUT", "/api/orders/refund/{order}", LOGGED_IN, 200, {"reason": "Table"}, setup=_own_paid),
     Row("GET", "/api/orders/{order}/refund-quote", LOGGED_IN, 200, setup=_own_paid),
+    Row("POST", "/api/orders/{order}/promo", LOGGED_IN, 200, {"code": "table10"}, setup=_own_pending_with_code),
+    Row("DELETE", "/api/orders/{order}/promo", LOGGED_IN, 200, setup=_own_pending),
+    Row("GET", "/api/events/{event}/promo-codes", (Role.PUBLISHER, Role.ADMIN), 200, event_status=EventStatus.APPROVED),
+    Row("POST", "/api/events/{event}/promo-codes", (Role.PUBLISHER, Role.ADMIN), 201,
+        {"code": "TABLE", "kind": "fixed", "value": "5"}, event_status=EventStatus.APPROVED),
     Row("POST", "/api/orders/{order}/cancel", LOGGED_IN, 200, setup=_own_pending),
     Row("POST", "/api/orders/{order}/attendees", LOGGED_IN, 200, {"attendees": []}, setup=_own_pending),
     Row("GET", "/api/orders/event/{event}", PUBLISHER, 200, event_status=EventStatus.APPROVED),
@@ -250,6 +264,7 @@ ROWS = [
     Row("GET", "/review/refunds/", ADMIN, 200, page=True),
     Row("GET", "/manage/users/{target}/wallet/", ADMIN, 200, page=True),
     Row("GET", "/publisher/events/{event}/tickets/", PUBLISHER, 200, page=True, event_status=EventStatus.DRAFT),
+    Row("GET", "/publisher/events/{event}/promo-codes/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),
     Row("POST", "/publisher/events/{event}/tickets/sessions/{session}/cancel/", PUBLISHER, 302, {"reason": "Table"},
         page=True, event_status=EventStatus.APPROVED, setup=_session_of_event),
     Row("GET", "/publisher/events/{event}/orders/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),

@@ -1,0 +1,230 @@
+"""Promo codes (优惠码): a publisher's discount on some or all of an event's ticket types.
+
+A code takes a percentage off each ticket it covers, or a fixed amount off each (never below 0), between
+`valid_from` and `valid_until`, for at most `max_uses` orders in all and `max_per_buyer` per buyer. The
+buyer applies it to a pending order: the discount shows before payment and is fixed on the order (its
+total is what is charged, and what a refund gives back); each ticket keeps its own price after discount,
+so sales figures count what was paid.
+
+Uses are counted under the code's row lock, with a conditional UPDATE (`uses < max_uses`) and a CHECK
+as the last line: the last use cannot be taken twice, by any number of processes. A use is released
+(the count goes down again) when its order expires or is cancelled; a refunded order keeps its use.
+Codes are never edited once made (only switched off), so an order's discount can always be worked out
+again from its code.
+"""
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+from events.models import Event
+from orders.models import Order, OrderStatus, PromoCode, PromoKind, PromoUse
+from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
+from tickets.models import HoldItem
+
+CENT = Decimal("0.01")
+# Bulk codes: no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread on paper or a phone.
+ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+BULK_MAX = 5000
+
+
+class PromoInvalid(DomainError):
+    code = "promo_invalid"
+    default_message = _("No such promo code for this event.")
+
+
+class PromoUsedUp(Conflict):
+    code = "promo_used_up"
+    default_message = _("This promo code has been used up.")
+
+
+def normalise(code: str) -> str:
+    return "".join((code or "").split()).upper()
+
+
+def ticket_discount(code: PromoCode, unit_price: Decimal) -> Decimal:
+    """What the code takes off one ticket of this price."""
+    if code.kind == PromoKind.PERCENT:
+        return min(unit_price, (unit_price * code.value / 100).quantize(CENT, rounding=ROUND_HALF_UP))
+    return min(unit_price, code.value)
+
+
+def covers(code: PromoCode, ticket_type_id: int, type_ids: set[int]) -> bool:
+    return not type_ids or ticket_type_id in type_ids
+
+
+# --- the publisher's codes --------------------------------------------------------------
+
+
+@dataclass
+class PromoData:
+    kind: str
+    value: Decimal
+    ticket_type_ids: list[int]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    max_uses: int | None = None
+    max_per_buyer: int | None = None
+
+
+def _owned(actor: User, event: Event) -> None:
+    if not (actor.role == Role.ADMIN or event.publisher_id == actor.pk):
+        raise Forbidden(_("Only the event's publisher can manage its promo codes."))
+
+
+def _check(event: Event, data: PromoData) -> list[int]:
+    if data.kind not in PromoKind.values:
+        raise DomainError(_("Choose a percentage or a fixed amount."), code="promo_kind")
+    if data.value <= 0 or (data.kind == PromoKind.PERCENT and data.value > 100):
+        raise DomainError(_("A discount is more than 0 (and a percentage at most 100)."), code="promo_value")
+    if data.valid_from and data.valid_until and data.valid_until <= data.valid_from:
+        raise DomainError(_("A code is valid until after it starts."), code="promo_window")
+    if (data.max_uses is not None and data.max_uses < 1) or (data.max_per_buyer is not None and data.max_per_buyer < 1):
+        raise DomainError(_("Limits are at least 1 (leave them empty for none)."), code="promo_limits")
+    types = set(event.ticket_types.filter(pk__in=data.ticket_type_ids).values_list("pk", flat=True))
+    if types != set(data.ticket_type_ids):
+        raise DomainError(_("Unknown ticket type for this event."), code="promo_ticket_types")
+    return sorted(types)
+
+
+def promo_create(*, actor: User, event: Event, code: str, data: PromoData) -> PromoCode:
+    """One code (letters and digits, 4–32), unique within the event."""
+    _owned(actor, event)
+    text = normalise(code)
+    if not (4 <= len(text) <= 32 and text.isascii() and text.isalnum()):
+        raise DomainError(_("A code is 4 to 32 letters and digits."), code="promo_code_format")
+    types = _check(event, data)
+    try:
+        with transaction.atomic():
+            promo = PromoCode.objects.create(event=event, code=text, created_by=actor, **_fields(data))
+            promo.ticket_types.set(types)
+    except IntegrityError:
+        raise Conflict(_("This event already has the code %(promo)s."), code="promo_exists", promo=text) from None
+    return promo
+
+
+def promo_generate(*, actor: User, event: Event, count: int, data: PromoData, prefix: str = "") -> list[PromoCode]:
+    """`count` single-use codes (prefix + 10 unambiguous characters), for printing or mailing out."""
+    _owned(actor, event)
+    if not 1 <= count <= BULK_MAX:
+        raise DomainError(_("Make between 1 and %(max)d codes at once.") % {"max": BULK_MAX}, code="promo_count")
+    prefix = normalise(prefix)[:12]
+    if prefix and not (prefix.isascii() and prefix.isalnum()):
+        raise DomainError(_("A prefix is letters and digits."), code="promo_code_format")
+    data.max_uses, data.max_per_buyer = 1, 1
+    types = _check(event, data)
+    texts: set[str] = set()
+    while len(texts) < count:
+        texts.add(prefix + "".join(secrets.choice(ALPHABET) for _ in range(10)))
+    with transaction.atomic():
+        codes = PromoCode.objects.bulk_create(
+            [PromoCode(event=event, code=t, created_by=actor, batch=prefix or "bulk", **_fields(data)) for t in texts],
+            batch_size=500)
+        if types:
+            codes = list(PromoCode.objects.filter(event=event, code__in=texts))
+            PromoCode.ticket_types.through.objects.bulk_create(
+                [PromoCode.ticket_types.through(promocode_id=c.pk, tickettype_id=t) for c in codes for t in types],
+                batch_size=1000)
+    return codes
+
+
+def _fields(data: PromoData) -> dict:
+    return {"kind": data.kind, "value": data.value, "valid_from": data.valid_from, "valid_until": data.valid_until,
+            "max_uses": data.max_uses, "max_per_buyer": data.max_per_buyer}
+
+
+def promo_switch(*, actor: User, promo: PromoCode, active: bool) -> PromoCode:
+    _owned(actor, promo.event)
+    PromoCode.objects.filter(pk=promo.pk).update(active=active)
+    promo.active = active
+    return promo
+
+
+def promo_csv(codes) -> str:
+    """The codes as CSV (UTF-8 with a BOM, so spreadsheet programs read the Chinese headers)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([str(_("code")), str(_("discount")), str(_("valid from")), str(_("valid until")),
+                     str(_("uses")), str(_("at most"))])
+    for c in codes:
+        writer.writerow([c.code, c.describe(), _when(c.valid_from), _when(c.valid_until), c.uses, c.max_uses or ""])
+    return out.getvalue()
+
+
+def _when(at) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+# --- the buyer's order ---------------------------------------------------------------------
+
+
+def order_apply_promo(*, user: User, order_id: int, code: str) -> Order:
+    """Applies a code to the buyer's pending order (replacing any code it had): the discount is fixed on the
+    order now. Raises NotFound, PromoInvalid (no such code, off, not yet or no longer valid, not for these
+    tickets, the buyer's own limit reached), PromoUsedUp; each changes nothing."""
+    now = timezone.now()
+    text = normalise(code)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id, user_id=user.pk).first()
+        if order is None:
+            raise NotFound(_("No such order."))
+        if order.status != OrderStatus.PENDING or order.expires_at <= now:
+            raise Conflict(_("A code can only be applied to an order waiting for payment."), code="promo_not_pending")
+        promo = PromoCode.objects.select_for_update().filter(event_id=order.event_id, code=text).first() if text else None
+        if promo is None or not promo.active:
+            raise PromoInvalid()
+        if (promo.valid_from and now < promo.valid_from) or (promo.valid_until and now >= promo.valid_until):
+            raise PromoInvalid(_("This promo code is not valid now."))
+        type_ids = set(promo.ticket_types.values_list("pk", flat=True))
+        items = list(HoldItem.objects.filter(hold__order_hold__order_id=order.pk))
+        discount = sum((ticket_discount(promo, i.unit_price) * i.quantity
+                        for i in items if covers(promo, i.ticket_type_id, type_ids)), Decimal("0"))
+        if not any(covers(promo, i.ticket_type_id, type_ids) for i in items):
+            raise PromoInvalid(_("This promo code is not for these tickets."))
+        _release(order, now)
+        if promo.max_per_buyer is not None and PromoUse.objects.filter(
+                code=promo, user_id=user.pk, live=1).count() >= promo.max_per_buyer:
+            raise PromoInvalid(_("You have used this promo code as often as it allows."))
+        taken = PromoCode.objects.filter(pk=promo.pk).filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
+        if not taken.update(uses=F("uses") + 1):
+            raise PromoUsedUp()
+        PromoUse.objects.create(code=promo, order=order, user_id=user.pk)
+        subtotal = order.total + order.discount
+        Order.objects.filter(pk=order.pk).update(promo_code=promo, discount=discount, total=subtotal - discount)
+    order.refresh_from_db()
+    return order
+
+
+def order_remove_promo(*, user: User, order_id: int) -> Order:
+    """Takes the code off the buyer's pending order: the full price again, the use released."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id, user_id=user.pk).first()
+        if order is None:
+            raise NotFound(_("No such order."))
+        if order.status != OrderStatus.PENDING:
+            raise Conflict(_("A code can only be applied to an order waiting for payment."), code="promo_not_pending")
+        _release(order, timezone.now())
+        Order.objects.filter(pk=order.pk).update(promo_code=None, discount=0, total=order.total + order.discount)
+    order.refresh_from_db()
+    return order
+
+
+def promo_release(*, order_id: int) -> None:
+    """Inside the transaction that expired or cancelled the order: its code's use goes back."""
+    _release(Order(pk=order_id), timezone.now())
+
+
+def _release(order: Order, now) -> None:
+    use = PromoUse.objects.filter(order_id=order.pk, live=1).values_list("pk", "code_id").first()
+    if use and PromoUse.objects.filter(pk=use[0], live=1).update(live=None, released_at=now):
+        PromoCode.objects.filter(pk=use[1], uses__gt=0).update(uses=F("uses") - 1)
