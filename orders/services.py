@@ -612,6 +612,7 @@ def refund_quote(*, order: Order, now: datetime | None = None) -> RefundQuote:
     if tier is None:
         why = (_("The event has started; tickets can no longer be refunded.") if hours_left <= 0
                else _("This event's tickets cannot be refunded.") if policy.kind == RefundPolicyKind.NONE
+               or not policy.tiers
                else _("Refunds closed %(hours)s hours before the session.") % {"hours": policy.tiers[-1].hours})
         return RefundQuote(order.total, zero, None, str(why), rules)
     return RefundQuote(order.total, fee_of(order.total, tier.percent), tier.percent, "", rules)

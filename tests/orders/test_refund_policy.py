@@ -77,6 +77,8 @@ def test_no_refunds_and_free_refunds_policies(order):
     assert services.refund_quote(order=order).why_not == "This event's tickets cannot be refunded."
     with pytest.raises(services.RefundNotAllowed):
         services.refund_request(user=order.user, order_id=order.pk, reason="行程冲突")
+    _policy(order, "tiered", [])  # tiers lost outside the form (the admin, a script): nothing refundable
+    assert services.refund_quote(order=order).why_not == "This event's tickets cannot be refunded."
     _policy(order, "free")
     quote = services.refund_quote(order=order)
     assert (quote.allowed, quote.fee, quote.amount) == (True, Decimal("0.00"), Decimal("500.00"))
