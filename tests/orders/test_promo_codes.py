@@ -181,8 +181,10 @@ def test_the_publisher_makes_codes_on_the_page_and_the_buyer_applies_one_on_the_
     event = order.event
     client.force_login(event.publisher)
     response = client.post(f"/publisher/events/{event.pk}/promo-codes/", {
-        "code": "vip88", "kind": "percent", "value": "10", "count": "1"})
+        "code": "vip88", "kind": "percent", "value": "10", "count": "1",
+        "ticket_types": [event.ticket_types.get().pk]})
     assert response.status_code == 302
+    assert list(PromoCode.objects.get(code="VIP88").ticket_types.all()) == [event.ticket_types.get()]
     response = client.post(f"/publisher/events/{event.pk}/promo-codes/", {"code": "", "kind": "fixed",
                                                                           "value": "5", "count": "10"})
     assert PromoCode.objects.filter(event=event).count() == 11
