@@ -476,13 +476,17 @@ def promo_codes(request, pk: int):
     form = PromoForm(request.POST or None, event=event)
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data["code"].strip()
-        if code:
-            made = [promo.promo_create(actor=request.user, event=event, code=code, data=form.terms())]
+        try:
+            if code:
+                made = [promo.promo_create(actor=request.user, event=event, code=code, data=form.terms())]
+            else:
+                made = promo.promo_generate(actor=request.user, event=event, count=form.cleaned_data["count"],
+                                            prefix=form.cleaned_data["prefix"], data=form.terms())
+        except DomainError as error:  # shown on the form, with what was typed kept
+            form.add_error(None, str(error))
         else:
-            made = promo.promo_generate(actor=request.user, event=event, count=form.cleaned_data["count"],
-                                        prefix=form.cleaned_data["prefix"], data=form.terms())
-        messages.success(request, _("%(n)d promo code(s) made.") % {"n": len(made)})
-        return redirect("orders:promo_codes", pk=event.pk)
+            messages.success(request, _("%(n)d promo code(s) made.") % {"n": len(made)})
+            return redirect("orders:promo_codes", pk=event.pk)
     page = _page(request, codes)
     for code in page:
         code.type_names = ", ".join(t.name for t in code.ticket_types.all())

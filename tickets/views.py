@@ -96,7 +96,8 @@ def _offer(row: StockRow, now: datetime) -> Offer:
 
 def _status(session: Session, offers: list[Offer], now: datetime) -> tuple[str, str]:
     if session.cancelled_at is not None:
-        return "cancelled", _("Cancelled: %(reason)s") % {"reason": session.cancel_reason}
+        return "cancelled", (_("Cancelled: %(reason)s") % {"reason": session.cancel_reason} if session.cancel_reason
+                             else _("Cancelled"))
     if not session.event.is_public or now >= session.sales_end:
         return "closed", _("Not on sale") if not session.event.is_public else _("Sales closed")
     if now < session.sales_start:

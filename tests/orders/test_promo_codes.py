@@ -188,6 +188,10 @@ def test_the_publisher_makes_codes_on_the_page_and_the_buyer_applies_one_on_the_
     response = client.post(f"/publisher/events/{event.pk}/promo-codes/", {"code": "", "kind": "fixed",
                                                                           "value": "5", "count": "10"})
     assert PromoCode.objects.filter(event=event).count() == 11
+    response = client.post(f"/publisher/events/{event.pk}/promo-codes/", {"code": "VIP88", "kind": "percent",
+                                                                          "value": "5", "count": "1"})
+    assert response.status_code == 200 and "VIP88" in response.content.decode()  # the form again, with why
+    assert 'name="value" value="5"' in response.content.decode() or 'value="5"' in response.content.decode()
     page = client.get(f"/publisher/events/{event.pk}/promo-codes/").content.decode()
     assert "VIP88" in page and page.count('data-testid="promo-code"') == 11
     other = UserFactory(role=Role.PUBLISHER)
