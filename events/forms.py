@@ -79,8 +79,8 @@ class EventForm(forms.ModelForm):
         rows = []
         for i in range(1, MAX_TIERS + 1):
             hours, fee = self.cleaned_data.get(f"refund_hours_{i}"), self.cleaned_data.get(f"refund_fee_{i}")
-            if hours is not None or fee is not None:
-                rows.append((hours, fee if fee is not None else 0) if hours is not None else (None, fee))
+            if hours is not None or fee is not None:  # a row without hours is refused by clean_tiers
+                rows.append((hours, 0 if fee is None else fee))
         return rows
 
     def main_fields(self) -> list:

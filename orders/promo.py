@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,15 +51,18 @@ def normalise(code: str) -> str:
     return "".join((code or "").split()).upper()
 
 
-def ticket_discount(code: PromoCode, unit_price: Decimal) -> Decimal:
+def _ticket_discount(code: PromoCode, unit_price: Decimal) -> Decimal:
     """What the code takes off one ticket of this price."""
     if code.kind == PromoKind.PERCENT:
         return min(unit_price, (unit_price * code.value / 100).quantize(CENT, rounding=ROUND_HALF_UP))
     return min(unit_price, code.value)
 
 
-def covers(code: PromoCode, ticket_type_id: int, type_ids: set[int]) -> bool:
-    return not type_ids or ticket_type_id in type_ids
+def item_discounts(code: PromoCode, items) -> dict[int, Decimal]:
+    """Hold item id → what the code takes off each of its tickets, for the items it covers (one query)."""
+    type_ids = set(code.ticket_types.values_list("pk", flat=True))
+    return {i.pk: _ticket_discount(code, i.unit_price) for i in items
+            if not type_ids or i.ticket_type_id in type_ids}
 
 
 # --- the publisher's codes --------------------------------------------------------------
@@ -126,14 +129,15 @@ def promo_generate(*, actor: User, event: Event, count: int, data: PromoData, pr
     while len(texts) < count:
         texts.add(prefix + "".join(secrets.choice(ALPHABET) for _ in range(10)))
     with transaction.atomic():
-        codes = PromoCode.objects.bulk_create(
+        PromoCode.objects.bulk_create(
             [PromoCode(event=event, code=t, created_by=actor, batch=prefix or "bulk", **_fields(data)) for t in texts],
             batch_size=500)
-        if types:
-            codes = list(PromoCode.objects.filter(event=event, code__in=texts))
-            PromoCode.ticket_types.through.objects.bulk_create(
-                [PromoCode.ticket_types.through(promocode_id=c.pk, tickettype_id=t) for c in codes for t in types],
-                batch_size=1000)
+        # Read back: MySQL's bulk insert gives the objects no ids (MariaDB's and SQLite's do).
+        codes = list(PromoCode.objects.filter(event=event, code__in=texts).order_by("pk"))
+        PromoCode.ticket_types.through.objects.bulk_create(
+            [PromoCode.ticket_types.through(promocode_id=c.pk, tickettype_id=t) for c in codes for t in types],
+            batch_size=1000)
+    prefetch_related_objects(codes, "ticket_types")  # the API lists each code's types
     return codes
 
 
@@ -185,13 +189,12 @@ def order_apply_promo(*, user: User, order_id: int, code: str) -> Order:
             raise PromoInvalid()
         if (promo.valid_from and now < promo.valid_from) or (promo.valid_until and now >= promo.valid_until):
             raise PromoInvalid(_("This promo code is not valid now."))
-        type_ids = set(promo.ticket_types.values_list("pk", flat=True))
         items = list(HoldItem.objects.filter(hold__order_hold__order_id=order.pk))
-        discount = sum((ticket_discount(promo, i.unit_price) * i.quantity
-                        for i in items if covers(promo, i.ticket_type_id, type_ids)), Decimal("0"))
-        if not any(covers(promo, i.ticket_type_id, type_ids) for i in items):
+        off = item_discounts(promo, items)
+        if not off:
             raise PromoInvalid(_("This promo code is not for these tickets."))
-        _release(order, now)
+        discount = sum((off[i.pk] * i.quantity for i in items if i.pk in off), Decimal("0"))
+        _release(order.pk, now)
         if promo.max_per_buyer is not None and PromoUse.objects.filter(
                 code=promo, user_id=user.pk, live=1).count() >= promo.max_per_buyer:
             raise PromoInvalid(_("You have used this promo code as often as it allows."))
@@ -213,7 +216,7 @@ def order_remove_promo(*, user: User, order_id: int) -> Order:
             raise NotFound(_("No such order."))
         if order.status != OrderStatus.PENDING:
             raise Conflict(_("A code can only be applied to an order waiting for payment."), code="promo_not_pending")
-        _release(order, timezone.now())
+        _release(order.pk, timezone.now())
         Order.objects.filter(pk=order.pk).update(promo_code=None, discount=0, total=order.total + order.discount)
     order.refresh_from_db()
     return order
@@ -221,10 +224,10 @@ def order_remove_promo(*, user: User, order_id: int) -> Order:
 
 def promo_release(*, order_id: int) -> None:
     """Inside the transaction that expired or cancelled the order: its code's use goes back."""
-    _release(Order(pk=order_id), timezone.now())
+    _release(order_id, timezone.now())
 
 
-def _release(order: Order, now) -> None:
-    use = PromoUse.objects.filter(order_id=order.pk, live=1).values_list("pk", "code_id").first()
+def _release(order_id: int, now) -> None:
+    use = PromoUse.objects.filter(order_id=order_id, live=1).values_list("pk", "code_id").first()
     if use and PromoUse.objects.filter(pk=use[0], live=1).update(live=None, released_at=now):
         PromoCode.objects.filter(pk=use[1], uses__gt=0).update(uses=F("uses") - 1)

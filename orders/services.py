@@ -472,10 +472,8 @@ def _prices_after_discount(order: Order, items) -> dict:
     """Each hold item's price per ticket, less the order's promo code (so the tickets sum to its total)."""
     if not order.promo_code_id:
         return {i.pk: i.unit_price for i in items}
-    code = order.promo_code
-    type_ids = set(code.ticket_types.values_list("pk", flat=True))
-    return {i.pk: i.unit_price - (promo.ticket_discount(code, i.unit_price)
-                                  if promo.covers(code, i.ticket_type_id, type_ids) else 0) for i in items}
+    off = promo.item_discounts(order.promo_code, items)
+    return {i.pk: i.unit_price - off.get(i.pk, 0) for i in items}
 
 
 @outbox_handler("orders.paid")
@@ -603,7 +601,7 @@ def refund_quote(*, order: Order, now: datetime | None = None) -> RefundQuote:
     zero = Decimal("0.00")
     if order.status != S.PAID:
         return RefundQuote(order.total, zero, None, str(_("Only a paid order can be refunded.")), rules)
-    tickets = order.tickets.aggregate(start=Min("session__start_time"), used=Count("pk", filter=Q(status="used")))
+    tickets = order.tickets.aggregate(start=Min("session__start_time"), used=Count("pk", filter=Q(status=TicketStatus.USED)))
     if tickets["used"]:
         return RefundQuote(order.total, zero, None,
                            str(_("A ticket of this order has been used; it can no longer be refunded.")), rules)
