@@ -28,7 +28,8 @@ class EventForm(forms.ModelForm):
     class Meta:
         model = Event
         fields = ["title", "category", "start_time", "end_time", "city", "venue", "address", "description", "tags",
-                  "cover", "real_name_required", "one_ticket_per_id", "refund_policy"]
+                  "cover", "real_name_required", "one_ticket_per_id", "refund_policy",
+                  "transfers_allowed", "transfer_cutoff_hours"]
         widgets = {"description": forms.Textarea(attrs={"rows": 6}), "refund_policy": forms.RadioSelect}
         # What the detail page renders (events.templatetags.event_text.rich_text).
         help_texts = {"description": _("A blank line starts a new paragraph; **bold**, *italic*, lists (lines starting "
@@ -44,6 +45,7 @@ class EventForm(forms.ModelForm):
                 label=_("Tier %(n)d: fee (%%)") % {"n": i}, required=False, min_value=0, max_value=100,
                 decimal_places=1)
         self.fields["refund_policy"].required = False  # older clients send none: free refunds, as before
+        self.fields["transfer_cutoff_hours"].required = False  # empty: until the session starts
         description = self.fields["description"]
         description.max_length = DESCRIPTION_MAX
         description.validators.append(MaxLengthValidator(DESCRIPTION_MAX))
@@ -83,9 +85,16 @@ class EventForm(forms.ModelForm):
                 rows.append((hours, 0 if fee is None else fee))
         return rows
 
+    TRANSFER_FIELDS = ("transfers_allowed", "transfer_cutoff_hours")
+
     def main_fields(self) -> list:
-        """The visible fields but the tier rows (the template lays those out as a table)."""
-        return [f for f in self.visible_fields() if not f.name.startswith(("refund_hours_", "refund_fee_"))]
+        """The visible fields but the tier rows (the template lays those out as a table) and the transfer
+        fields (after the tiers)."""
+        return [f for f in self.visible_fields()
+                if not f.name.startswith(("refund_hours_", "refund_fee_")) and f.name not in self.TRANSFER_FIELDS]
+
+    def transfer_fields(self) -> list:
+        return [self[name] for name in self.TRANSFER_FIELDS]
 
     def tier_fields(self) -> list[tuple]:
         """The tier rows' bound fields, (hours, fee), for the template."""
@@ -104,6 +113,8 @@ class EventForm(forms.ModelForm):
             real_name_required=c.get("real_name_required", False),
             one_ticket_per_id=c.get("one_ticket_per_id", False),
             refund_policy=c.get("refund_policy") or RefundPolicyKind.FREE, refund_tiers=c.get("refund_tiers", []),
+            transfers_allowed=c.get("transfers_allowed", False),
+            transfer_cutoff_hours=c.get("transfer_cutoff_hours") or 0,
             cover=cover if cover and hasattr(cover, "image") else None,
         )
 

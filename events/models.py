@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.lookups import IsNull
@@ -9,6 +12,8 @@ from treebeard.mp_tree import MP_Node
 
 from events.refunds import RefundPolicy, RefundPolicyKind
 from ticketing.bounds import validate_description_length, validate_reason_length, validate_time_window
+
+TRANSFER_CUTOFF_MAX = 720  # hours: 30 days
 
 
 class Category(MP_Node):
@@ -127,6 +132,12 @@ class Event(models.Model):
     refund_policy = models.CharField(_("refund policy"), max_length=8, choices=RefundPolicyKind.choices,
                                      default=RefundPolicyKind.FREE)
     refund_tiers = models.JSONField(_("refund tiers"), default=list, blank=True)
+    transfers_allowed = models.BooleanField(_("ticket transfers"), default=True,
+                                            help_text=_("Buyers may give a paid ticket to another account (转赠)."))
+    transfer_cutoff_hours = models.PositiveSmallIntegerField(
+        _("transfers close (hours before the session)"), default=2,
+        validators=[MinValueValidator(0), MaxValueValidator(TRANSFER_CUTOFF_MAX)],
+        help_text=_("0 = until the session starts."))
     status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.DRAFT)
     review_reason = models.TextField(_("reviewer's reason"), blank=True, validators=[validate_reason_length])
     publisher = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("publisher"), on_delete=models.PROTECT,
@@ -181,6 +192,10 @@ class Event(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status == EventStatus.APPROVED
+
+    def transfer_closes_at(self, session_start):
+        """When transfers of a session's tickets stop: None where the event allows none."""
+        return session_start - timedelta(hours=self.transfer_cutoff_hours) if self.transfers_allowed else None
 
     @property
     def refund_rules(self) -> list[str]:

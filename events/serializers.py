@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from events.models import Category, Event
+from events.models import TRANSFER_CUTOFF_MAX, Category, Event
 from events.refunds import MAX_TIERS, RefundPolicyKind
 from events.services import EventData
 from events.validators import validate_cover
@@ -93,7 +93,8 @@ class EventSerializer(EventCardSerializer):
 
     class Meta(EventCardSerializer.Meta):
         fields = [*EventCardSerializer.Meta.fields, "description", "address", "real_name_required",
-                  "one_ticket_per_id", "refund_policy", "refund_tiers", "refund_rules", "status",
+                  "one_ticket_per_id", "refund_policy", "refund_tiers", "refund_rules", "transfers_allowed",
+                  "transfer_cutoff_hours", "status",
                   "status_display", "review_reason", "submitted_at", "reviewed_at", "created_at", "updated_at"]
         read_only_fields = fields
 
@@ -159,6 +160,11 @@ class EventWriteSerializer(serializers.Serializer):
         required=False, max_length=MAX_TIERS,
         help_text=_("For the `tiered` policy: [[hours before the session, fee %], …], e.g. [[168, 0], [24, 20]]: "
                     "free until 7 days before, a 20 % fee until 24 hours before, then no refunds."))
+    transfers_allowed = serializers.BooleanField(required=False,
+                                                 help_text=_("Buyers may give a paid ticket to another account."))
+    transfer_cutoff_hours = serializers.IntegerField(
+        required=False, min_value=0, max_value=TRANSFER_CUTOFF_MAX,
+        help_text=_("Transfers close this many hours before the session (0: at its start)."))
     cover = ImageUploadField(required=False, allow_empty_file=False,
                              help_text=_("JPEG, PNG or WebP, at most 5 MB and 6000 × 6000 pixels (multipart only)."))
 
@@ -181,6 +187,8 @@ def event_data(values: dict, *, current: Event | None = None) -> EventData:
         "one_ticket_per_id": current.one_ticket_per_id,
         "refund_policy": current.refund_policy,
         "refund_tiers": current.refund_tiers,
+        "transfers_allowed": current.transfers_allowed,
+        "transfer_cutoff_hours": current.transfer_cutoff_hours,
         **values,
     })
 

@@ -29,7 +29,7 @@ from PIL import Image, ImageOps
 
 from accounts.models import Role, User
 from accounts.notifications import admins, notify
-from events.models import Category, Event, EventStatus, EventTransition, Favourite, Tag
+from events.models import TRANSFER_CUTOFF_MAX, Category, Event, EventStatus, EventTransition, Favourite, Tag
 from events.refunds import RefundPolicyKind, clean_tiers
 from events.search import refresh_search_text
 from events.signals import event_cancelled
@@ -88,6 +88,8 @@ class EventData:
     one_ticket_per_id: bool = True
     refund_policy: str = RefundPolicyKind.FREE
     refund_tiers: list | None = None  # (hours, percent) pairs, for the `tiered` policy
+    transfers_allowed: bool = True
+    transfer_cutoff_hours: int = 2
     cover: object | None = None  # an uploaded file; None keeps the current one
 
 
@@ -136,6 +138,10 @@ def _apply(event: Event, data: EventData) -> None:
     event.real_name_required = data.real_name_required
     event.one_ticket_per_id = data.one_ticket_per_id
     event.refund_policy, event.refund_tiers = data.refund_policy, _refund_tiers(data)
+    if not 0 <= data.transfer_cutoff_hours <= TRANSFER_CUTOFF_MAX:
+        raise DomainError(_("Transfers close between 0 and %(max)d hours before the session.")
+                          % {"max": TRANSFER_CUTOFF_MAX}, code="transfer_cutoff_invalid")
+    event.transfers_allowed, event.transfer_cutoff_hours = data.transfers_allowed, data.transfer_cutoff_hours
     if data.cover is not None:
         event.cover = _resized_cover(data.cover)
 

@@ -2,10 +2,14 @@
 (the pages and the API), so the ledger and the constraints always agree."""
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from orders.models import (
-    CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, Wallet,
+    CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
+    Wallet,
 )
+from orders import transfers
 from ticketing.admin import ReadOnlyMixin
 
 
@@ -19,8 +23,9 @@ class PaymentInline(ReadOnlyMixin, admin.TabularInline):
 class TicketInline(ReadOnlyMixin, admin.TabularInline):
     model = Ticket
     extra = 0
-    fields = ["session", "ticket_type", "seat", "price", "status", "attendee_name", "attendee_id_masked"]
+    fields = ["session", "ticket_type", "seat", "price", "status", "user", "attendee_name", "attendee_id_masked"]
     readonly_fields = fields
+    show_change_link = True  # the ticket's page: who held it (transfers)
 
 
 class LedgerInline(ReadOnlyMixin, admin.TabularInline):
@@ -101,3 +106,41 @@ class PromoCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["code", "event__title", "batch"]
     list_select_related = ["event"]
     inlines = [PromoUseInline]
+
+
+class TransferInline(ReadOnlyMixin, admin.TabularInline):
+    model = TicketTransfer
+    extra = 0
+    fields = ["created_at", "from_user", "to_user", "status", "decided_at", "expires_at"]
+    readonly_fields = fields
+    ordering = ["created_at", "pk"]
+
+
+@admin.register(Ticket)
+class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """E-tickets with the chain of who held each one: its buyer (the order's), then each transfer."""
+
+    list_display = ["pk", "event", "session", "ticket_type", "seat", "status", "user", "order"]
+    list_filter = ["status"]
+    search_fields = ["order__number", "user__username", "user__email", "event__title", "attendee_name"]
+    list_select_related = ["event", "session", "ticket_type", "seat", "user", "order"]
+    readonly_fields = ["holders"]
+    exclude = ["code", "id_claim"]
+    inlines = [TransferInline]
+
+    @admin.display(description=_("held by, in order"))
+    def holders(self, ticket: Ticket) -> str:
+        return " → ".join(f"{user} ({timezone.localtime(since):%Y-%m-%d %H:%M})"
+                          for user, since in transfers.holders(ticket))
+
+
+@admin.register(TicketTransfer)
+class TicketTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Every offer of a ticket to another account (转赠) and its outcome; made on the buyers' pages or the API."""
+
+    list_display = ["created_at", "ticket", "from_user", "to_user", "status", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["from_user__username", "from_user__email", "to_user__username", "to_user__email",
+                     "ticket__event__title", "ticket__order__number"]
+    list_select_related = ["from_user", "to_user", "ticket__event", "ticket__seat", "ticket__ticket_type"]
+    exclude = ["old_code"]

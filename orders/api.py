@@ -20,7 +20,7 @@ from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Event
-from orders import answers, promo, providers, selectors, services
+from orders import answers, codes, promo, providers, selectors, services, transfers
 from orders.serializers import (
     AttendeesSerializer,
     CallbackResultSerializer,
@@ -39,10 +39,14 @@ from orders.serializers import (
     RefundRequestSerializer,
     RefundReviewSerializer,
     RefundSerializer,
+    RevocationsSerializer,
     SavedAttendeeSerializer,
     SavedAttendeeWriteSerializer,
     ScanResultSerializer,
     TicketSerializer,
+    TransferAcceptSerializer,
+    TransferOfferSerializer,
+    TransferSerializer,
     WalletAdjustSerializer,
     WalletSerializer,
 )
@@ -290,6 +294,88 @@ class MyTicketView(APIView):
         if ticket is None:
             raise NotFound(_("No such ticket."))
         return Response(TicketSerializer(ticket).data)
+
+
+class TicketTransferView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Offer your ticket to another account (转赠)", description="A paid, unused ticket, "
+                   "before the event's cut-off, to the account with this email or mobile number, which is told and "
+                   "must accept (POST /api/transfers/<id>/accept). One open offer per ticket (409 "
+                   "`transfer_pending`); 409 `transfer_not_allowed` says why a ticket cannot move.",
+                   request=TransferOfferSerializer, responses={201: TransferSerializer, 400: ERRORS, 404: ERRORS,
+                                                               409: ERRORS}, tags=["transfers"])
+    def post(self, request, ticket_id: int):
+        data = TransferOfferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        transfer = transfers.transfer_offer(user=request.user, ticket_id=ticket_id, to=data.validated_data["to"])
+        return Response(TransferSerializer(transfer, context={"user_id": request.user.pk}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class TransferListView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Transfers offered to you, and those you made or received",
+                   responses={200: TransferSerializer(many=True)}, tags=["transfers"])
+    def get(self, request):
+        incoming, history = selectors.transfers_of(request.user)
+        return Response(TransferSerializer(incoming + history, many=True, context={"user_id": request.user.pk}).data)
+
+
+class TransferAcceptView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Accept a ticket offered to you", description="The ticket becomes yours with a new "
+                   "code; its old code is refused at the door from now on. Real-name events: name the attendee "
+                   "(`saved`, or `name` and `id_number`). Errors: `transfer_closed`, `transfer_not_allowed`, "
+                   "`over_limit` (your limit per buyer counts it), `bad_id_number`, `id_number_taken`.",
+                   request=TransferAcceptSerializer, responses={200: TicketSerializer, 400: ERRORS, 404: ERRORS,
+                                                                409: ERRORS}, tags=["transfers"])
+    def post(self, request, transfer_id: int):
+        data = TransferAcceptSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        ticket = transfers.transfer_accept(user=request.user, transfer_id=transfer_id, attendee=transfers.Attendee(
+            name=v["name"], id_number=v["id_number"], saved_id=v["saved"]))
+        return Response(TicketSerializer(ticket).data)
+
+
+class TransferDeclineView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Decline a ticket offered to you", request=None,
+                   responses={200: TransferSerializer, 404: ERRORS, 409: ERRORS}, tags=["transfers"])
+    def post(self, request, transfer_id: int):
+        transfer = transfers.transfer_decline(user=request.user, transfer_id=transfer_id)
+        return Response(TransferSerializer(transfer, context={"user_id": request.user.pk}).data)
+
+
+class TransferCancelView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Withdraw your offer of a ticket", description="While nobody has accepted it.",
+                   request=None, responses={200: TransferSerializer, 404: ERRORS, 409: ERRORS}, tags=["transfers"])
+    def post(self, request, transfer_id: int):
+        transfer = transfers.transfer_cancel(user=request.user, transfer_id=transfer_id)
+        return Response(TransferSerializer(transfer, context={"user_id": request.user.pk}).data)
+
+
+class CheckinRevocationsView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]  # door staff may be customer accounts; the event decides
+
+    @extend_schema(summary="Codes the door refuses for an event, for scanners that verify offline",
+                   description="The event's public key (codes are Ed25519-signed, see orders.codes) and every "
+                   "serial whose code is genuine but must be refused: `void` (refunded or cancelled) and "
+                   "`transferred` (replaced by a new code when a transfer was accepted). The event's publisher, "
+                   "its staff and admins; anyone else 404.",
+                   responses={200: RevocationsSerializer, 404: ERRORS}, tags=["checkin"])
+    def get(self, request, event_id: int):
+        event = Event.objects.filter(pk=event_id).first()
+        if event is None or not services.can_check_in(request.user, event):
+            raise NotFound(_("No such event among those you check in."))
+        return Response(RevocationsSerializer({"event": event.pk, "public_key": codes.public_key_b64(),
+                                               "revoked": transfers.revocations(event.pk)}).data)
 
 
 class WalletView(APIView):

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import User
 from accounts.notifications import notify
 from orders.models import Order, OrderStatus, Refund, RefundCause, RefundStatus, TicketStatus
 from orders.services import _hold_ids, order_refund_money, release_promo
@@ -96,6 +97,12 @@ def order_close_for_cancellation(*, order_id: int) -> bool:
                title=_("The session of order %(number)s was cancelled: refunded in full"),
                body=_("%(amount)s points back. Reason: %(reason)s"),
                params={"number": order.number, "amount": order.total, "reason": reason})
+        given = User.objects.filter(tickets__order=order).exclude(pk=order.user_id).distinct()
+        if given:  # tickets of the order given to others (orders.transfers): void now, the buyer got the money
+            notify(users=list(given), kind="ticket_cancelled", url=reverse("orders:tickets"),
+                   title=_("Your ticket for %(event)s is void: the session was cancelled"),
+                   body=_("The person who bought it has been refunded. Reason: %(reason)s"),
+                   params={"event": order.event.title, "reason": reason})
     return True
 
 

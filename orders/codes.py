@@ -51,8 +51,7 @@ def ticket_code(*, event_id: int, session_id: int) -> str:
     return PREFIX + base64.urlsafe_b64encode(payload + _key().sign(payload)).decode().rstrip("=")
 
 
-def verify(code: str) -> CodeClaims | None:
-    """The event and session a genuine code admits; None for anything forged, altered or malformed."""
+def _decode(code: str) -> bytes | None:
     code = (code or "").strip()
     if not code.startswith(PREFIX) or len(code) > 200:
         return None
@@ -61,7 +60,19 @@ def verify(code: str) -> CodeClaims | None:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != _PAYLOAD.size + 64:
+    return raw if len(raw) == _PAYLOAD.size + 64 else None
+
+
+def serial(code: str) -> str:
+    """The code's 8 random bytes as hex: what a revocation list names (the code itself need not travel)."""
+    raw = _decode(code)
+    return _PAYLOAD.unpack(raw[:_PAYLOAD.size])[3].hex() if raw else ""
+
+
+def verify(code: str) -> CodeClaims | None:
+    """The event and session a genuine code admits; None for anything forged, altered or malformed."""
+    raw = _decode(code)
+    if raw is None:
         return None
     payload, signature = raw[:_PAYLOAD.size], raw[_PAYLOAD.size:]
     try:

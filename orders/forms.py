@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ticketing.bounds import POINTS_MAX
 from orders.models import PromoKind
+from orders.transfers import Attendee
 from tickets.models import HoldItem, TicketType
 
 
@@ -165,3 +166,32 @@ class PromoForm(forms.Form):
         return PromoData(kind=c["kind"], value=c["value"], ticket_type_ids=[t.pk for t in c["ticket_types"]],
                          valid_from=c.get("valid_from"), valid_until=c.get("valid_until"), max_uses=c.get("max_uses"),
                          max_per_buyer=c.get("max_per_buyer"))
+
+
+class TransferOfferForm(forms.Form):
+    to = forms.CharField(label=_("Give it to (email or mobile number)"), max_length=254,
+                         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "email"}),
+                         help_text=_("The account must exist; it is told and has to accept."))
+
+
+class TransferAcceptForm(forms.Form):
+    """On real-name events: who the receiver names on the ticket, a saved attendee or typed."""
+
+    person = forms.ChoiceField(label=_("saved attendee"), required=False)
+    name = forms.CharField(label=_("attendee name"), max_length=64, required=False,
+                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    id_number = forms.CharField(label=_("ID number"), max_length=32, required=False,
+                                help_text=_("Mainland ID card (18 characters) or passport number."),
+                                widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["person"].choices = [("", _("Someone else: type below"))] + [
+            (str(p.pk), f"{p.name} · {p.id_number_masked}") for p in people]
+        if not people:
+            del self.fields["person"]
+
+    def attendee(self) -> Attendee:
+        c = self.cleaned_data
+        return Attendee(name=c.get("name", ""), id_number=c.get("id_number", ""),
+                        saved_id=int(c["person"]) if c.get("person") else None)

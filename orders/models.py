@@ -352,6 +352,7 @@ class ScanResult(models.TextChoices):
     VOID = "void", _("Ticket refunded or void")
     SESSION_OVER = "session_over", _("This ticket's session is over")
     WRONG_DAY = "wrong_day", _("Not today's session")
+    TRANSFERRED = "transferred", _("Ticket transferred: this code was replaced")
     NOT_ALLOWED = "not_allowed", _("Not staff of this event")
 
 
@@ -373,6 +374,64 @@ class Scan(models.Model):
         verbose_name_plural = _("scans")
         ordering = ["-at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["by", "nonce"], name="scan_nonce_unique_per_scanner")]
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the receiver")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    CANCELLED = "cancelled", _("Withdrawn")
+    LAPSED = "lapsed", _("Lapsed")
+
+
+class TicketTransfer(models.Model):
+    """One offer of a ticket from its holder to another account (转赠), and once accepted one link of the
+    ticket's chain of holders (orders.transfers). Append-only but for the status of a pending offer."""
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.PROTECT, related_name="transfers")
+    from_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("from"), on_delete=models.PROTECT,
+                                  related_name="transfers_given")
+    to_user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("to"), on_delete=models.PROTECT,
+                                related_name="transfers_received")
+    status = models.CharField(_("status"), max_length=10, choices=TransferStatus.choices,
+                              default=TransferStatus.PENDING)
+    # 1 while pending, NULL once decided: one pending offer per ticket (see Ticket.seat_claim).
+    open_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
+    # On acceptance: the code the ticket had, which the door refuses from then on (its revocation list).
+    old_code = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    expires_at = models.DateTimeField(_("open until"))
+    created_at = models.DateTimeField(_("offered"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ticket transfer")
+        verbose_name_plural = _("ticket transfers")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "open_claim"], name="transfer_one_open_per_ticket"),
+            models.CheckConstraint(condition=Q(status="pending", open_claim=1, decided_at__isnull=True)
+                                   | (~Q(status="pending") & Q(open_claim__isnull=True, decided_at__isnull=False)),
+                                   name="transfer_open_claim_matches_status"),
+            models.CheckConstraint(condition=Q(old_code__isnull=True) | Q(status="accepted"),
+                                   name="transfer_old_code_only_when_accepted"),
+            models.CheckConstraint(condition=~Q(from_user=models.F("to_user")), name="transfer_to_someone_else"),
+            models.CheckConstraint(condition=Q(status__in=TransferStatus.values), name="transfer_status_valid"),
+        ]
+        indexes = [models.Index(fields=["to_user", "status"], name="transfer_to_status"),
+                   models.Index(fields=["from_user", "status"], name="transfer_from_status")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id}: {self.from_user} → {self.to_user}"
+
+    @property
+    def shown_status(self) -> str:
+        """A pending offer past its time reads as lapsed before anything marks it."""
+        if self.status == TransferStatus.PENDING and self.expires_at <= timezone.now():
+            return TransferStatus.LAPSED
+        return self.status
+
+    def get_shown_status_display(self) -> str:
+        return str(TransferStatus(self.shown_status).label)
 
 
 class EventStaff(models.Model):

@@ -18,6 +18,11 @@ urlpatterns = [
     path("tickets/mine/", views.ticket_list, name="tickets"),
     path("tickets/mine/<int:pk>/", views.ticket_detail, name="ticket"),
     path("tickets/mine/<int:pk>/qr.png", views.ticket_qr, name="ticket_qr"),
+    path("tickets/mine/<int:pk>/transfer/", views.ticket_transfer, name="ticket_transfer"),
+    path("tickets/transfers/", views.transfer_list, name="transfers"),
+    path("tickets/transfers/<int:pk>/accept/", views.transfer_accept, name="transfer_accept"),
+    path("tickets/transfers/<int:pk>/decline/", views.transfer_decline, name="transfer_decline"),
+    path("tickets/transfers/<int:pk>/cancel/", views.transfer_cancel, name="transfer_cancel"),
     path("wallet/", views.wallet, name="wallet"),
     path("attendees/", views.saved_attendees, name="people"),
     # admins

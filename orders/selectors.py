@@ -8,7 +8,8 @@ from django.utils import timezone
 from accounts.models import Role
 from events.models import Event
 from orders.models import (
-    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus, Wallet,
+    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus,
+    TicketTransfer, TransferStatus, Wallet,
 )
 from tickets.models import HoldItem, Session
 
@@ -48,12 +49,25 @@ def order_lines(order: Order) -> list[HoldItem]:
 
 
 def tickets_of(user):
-    return (Ticket.objects.filter(user=user).select_related("event", "session", "ticket_type", "seat", "checkin")
+    """The tickets the user holds: bought, or given to them (orders.transfers)."""
+    return (Ticket.objects.filter(user=user).select_related("event", "session", "ticket_type", "seat", "checkin",
+                                                            "order")
             .order_by("-session__start_time", "pk"))
 
 
 def ticket_of(user, ticket_id: int) -> Ticket | None:
     return tickets_of(user).filter(pk=ticket_id).first()
+
+
+def transfers_of(user) -> tuple[list[TicketTransfer], list[TicketTransfer]]:
+    """(offers waiting for this user, soonest session first; the latest 50 transfers they made or got)."""
+    now = timezone.now()
+    related = ("ticket__event", "ticket__session", "ticket__ticket_type", "ticket__seat", "from_user", "to_user")
+    incoming = list(TicketTransfer.objects.filter(to_user=user, status=TransferStatus.PENDING, expires_at__gt=now)
+                    .select_related(*related).order_by("ticket__session__start_time", "pk"))
+    history = list(TicketTransfer.objects.filter(Q(from_user=user) | Q(to_user=user))
+                   .exclude(pk__in=[t.pk for t in incoming]).select_related(*related).order_by("-created_at", "-pk")[:50])
+    return incoming, history
 
 
 def wallet_entries(wallet: Wallet):

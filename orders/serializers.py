@@ -3,9 +3,13 @@
 from datetime import datetime
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orders.models import LedgerEntry, Order, Payment, PromoCode, PromoKind, Refund, SavedAttendee, ScanResult, Ticket
+from orders.models import (
+    LedgerEntry, Order, Payment, PromoCode, PromoKind, Refund, SavedAttendee, ScanResult, Ticket, TicketTransfer,
+)
+from orders.transfers import party
 from ticketing.bounds import POINTS_MAX, REASON_MAX
 from tickets.services import MAX_PER_REQUEST
 
@@ -117,15 +121,25 @@ class TicketSerializer(serializers.ModelSerializer):
     ticket_type_name = serializers.CharField(source="ticket_type.name")
     seat_label = serializers.SerializerMethodField()
     checked_in_at = serializers.SerializerMethodField()
+    code = serializers.SerializerMethodField(help_text=_("For the door; null on a ticket you gave away."))
+    given_away = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = ["id", "order", "event", "event_title", "session", "session_start", "ticket_type",
-                  "ticket_type_name", "seat", "seat_label", "price", "status", "code", "attendee_name",
+                  "ticket_type_name", "seat", "seat_label", "price", "status", "code", "given_away", "attendee_name",
                   "attendee_id_masked", "checked_in_at"]
 
     def get_seat_label(self, ticket) -> str | None:
         return str(ticket.seat.label) if ticket.seat_id else None
+
+    def get_given_away(self, ticket) -> bool:
+        """In an order's tickets (context `buyer_id`): given to another account, whose code it is now."""
+        buyer = self.context.get("buyer_id")
+        return buyer is not None and ticket.user_id != buyer
+
+    def get_code(self, ticket) -> str | None:
+        return None if self.get_given_away(ticket) else ticket.code
 
     def get_checked_in_at(self, ticket) -> datetime | None:
         checkin = getattr(ticket, "checkin", None) if hasattr(ticket, "checkin") else None
@@ -165,12 +179,16 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class OrderDetailSerializer(OrderSerializer):
     lines = serializers.SerializerMethodField()
-    tickets = TicketSerializer(many=True, read_only=True)
+    tickets = serializers.SerializerMethodField()
     payments = PaymentSerializer(many=True, read_only=True)
     refunds = RefundSerializer(many=True, read_only=True)
 
     class Meta(OrderSerializer.Meta):
         fields = [*OrderSerializer.Meta.fields, "lines", "tickets", "payments", "refunds"]
+
+    @extend_schema_field(TicketSerializer(many=True))
+    def get_tickets(self, order) -> list[dict]:
+        return TicketSerializer(order.tickets.all(), many=True, context={"buyer_id": order.user_id}).data
 
     def get_lines(self, order) -> list[dict]:
         from orders.selectors import order_lines
@@ -249,3 +267,48 @@ class PromoWriteSerializer(serializers.Serializer):
 
 class PromoBatchSerializer(serializers.Serializer):
     codes = PromoCodeSerializer(many=True)
+
+
+class TransferOfferSerializer(serializers.Serializer):
+    to = serializers.CharField(max_length=254, help_text=_("The receiving account's email or mobile number."))
+
+
+class TransferAcceptSerializer(serializers.Serializer):
+    """Real-name events only: the attendee the receiver names (a saved attendee, or a name and an ID number)."""
+
+    saved = serializers.IntegerField(required=False, allow_null=True, default=None)
+    name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    id_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    direction = serializers.SerializerMethodField(help_text=_("`out`: you offered it; `in`: offered to you."))
+    other = serializers.SerializerMethodField(help_text=_("The other side: display name or masked contact."))
+    status = serializers.CharField(source="shown_status")
+    event_title = serializers.CharField(source="ticket.event.title")
+    session_start = serializers.DateTimeField(source="ticket.session.start_time")
+
+    class Meta:
+        model = TicketTransfer
+        fields = ["id", "ticket", "event_title", "session_start", "direction", "other", "status", "expires_at",
+                  "created_at", "decided_at"]
+        read_only_fields = fields
+
+    def get_direction(self, transfer) -> str:
+        return "out" if transfer.from_user_id == self.context["user_id"] else "in"
+
+    def get_other(self, transfer) -> str:
+        return party(transfer.to_user if self.get_direction(transfer) == "out" else transfer.from_user)
+
+
+class RevokedSerializer(serializers.Serializer):
+    serial = serializers.CharField(help_text=_("The code's 8-byte serial, hex (orders.codes.serial)."))
+    reason = serializers.ChoiceField(choices=[("void", _("Refunded or cancelled")),
+                                              ("transferred", _("Replaced by a transfer"))])
+    session = serializers.IntegerField()
+
+
+class RevocationsSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    public_key = serializers.CharField(help_text=_("Ed25519 public key, base64 (raw 32 bytes)."))
+    revoked = RevokedSerializer(many=True)

@@ -37,7 +37,7 @@ from events.refunds import RefundPolicy, RefundPolicyKind, fee_of
 from orders import codes, identity, promo, selectors
 from orders.models import (
     Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
-    Refund, RefundStatus, SavedAttendee, Scan, ScanResult, Ticket, TicketStatus, Wallet,
+    Refund, RefundStatus, SavedAttendee, Scan, ScanResult, Ticket, TicketStatus, TicketTransfer, Wallet,
 )
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
@@ -593,6 +593,9 @@ class RefundQuote:
         return self.paid - self.fee
 
 
+GIVEN_AWAY = _("A ticket of this order was given to another account; the order can no longer be refunded.")
+
+
 def refund_quote(*, order: Order, now: datetime | None = None) -> RefundQuote:
     """The refund the buyer would get if they asked now (two statements); `allowed` False says why not."""
     now = now or timezone.now()
@@ -601,10 +604,13 @@ def refund_quote(*, order: Order, now: datetime | None = None) -> RefundQuote:
     zero = Decimal("0.00")
     if order.status != S.PAID:
         return RefundQuote(order.total, zero, None, str(_("Only a paid order can be refunded.")), rules)
-    tickets = order.tickets.aggregate(start=Min("session__start_time"), used=Count("pk", filter=Q(status=TicketStatus.USED)))
+    tickets = order.tickets.aggregate(start=Min("session__start_time"), used=Count("pk", filter=Q(status=TicketStatus.USED)),
+                                      given=Count("pk", filter=~Q(user_id=order.user_id) & ~Q(status=TicketStatus.VOID)))
     if tickets["used"]:
         return RefundQuote(order.total, zero, None,
                            str(_("A ticket of this order has been used; it can no longer be refunded.")), rules)
+    if tickets["given"]:
+        return RefundQuote(order.total, zero, None, str(GIVEN_AWAY), rules)
     hours_left = (tickets["start"] - now).total_seconds() / 3600 if tickets["start"] else 0
     tier = policy.tier_for(hours_left)
     if tier is None:
@@ -639,6 +645,9 @@ def refund_request(*, user: User, order_id: int, reason: str, expected_fee: Deci
     with transaction.atomic():
         if not Order.objects.filter(pk=order.pk, status=S.PAID).update(status=S.REFUND_REQUESTED):
             raise IllegalTransition(current=order.get_shown_status_display(), target=S.REFUND_REQUESTED.label)
+        # Under the order's row lock, which an accepted transfer takes too (orders.transfers).
+        if order.tickets.exclude(user_id=order.user_id).exclude(status=TicketStatus.VOID).exists():
+            raise RefundNotAllowed(GIVEN_AWAY)
         refund = Refund.objects.create(order=order, user=user, amount=quote.amount, fee=quote.fee,
                                        reason=reason[:2000])
         notify(users=admins(), kind="refund_requested", url=reverse("orders:refund_queue"),
@@ -779,6 +788,9 @@ class ScanOutcome:
             when = timezone.localtime(self.checkin.at).strftime("%Y-%m-%d %H:%M:%S")
             return str(_("Refused: already used at %(when)s, checked in by %(by)s.")) % {
                 "when": when, "by": self.checkin.by.display_name or self.checkin.by.username}
+        if result == ScanResult.TRANSFERRED:
+            return str(_("Refused: this ticket was given to another account and this code replaced; the new "
+                         "holder has their own code."))
         if result == ScanResult.VOID and session and session.cancelled_at:
             return str(_("Refused: this session was cancelled and the ticket refunded."))
         if result == ScanResult.WRONG_DAY and session:
@@ -806,15 +818,20 @@ def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: 
     if previous is not None:
         return _outcome(previous)
     claims = codes.verify(code)
-    ticket = None
+    ticket = replaced = None
     override_of = ""
     if claims:
         ticket = (Ticket.objects.filter(code=code.strip())
                   .select_related("order", "seat", "ticket_type", "session").first())
-    if claims is None or (ticket is None and claims.event_id == event.pk):
+    if claims and ticket is None and claims.event_id == event.pk:  # a code a transfer replaced?
+        replaced = (TicketTransfer.objects.filter(old_code=code.strip())
+                    .select_related("ticket__seat", "ticket__ticket_type", "ticket__session").first())
+    if claims is None or (ticket is None and replaced is None and claims.event_id == event.pk):
         result = ScanResult.FORGED
     elif claims.event_id != event.pk:
         result, ticket = ScanResult.OTHER_EVENT, None
+    elif replaced is not None:
+        result, ticket = ScanResult.TRANSFERRED, replaced.ticket
     elif ticket.status == TicketStatus.VOID:
         result = ScanResult.VOID
     elif not selectors.session_at_the_door(ticket.session):
@@ -845,8 +862,12 @@ def _admit(ticket: Ticket, staff: User, *, overridden: bool = False) -> str:
         with transaction.atomic():
             # The ticket's row lock first: doors scanning one code queue here. Racing straight for the
             # CheckIn insert deadlocked InnoDB (each waiter's foreign-key check share-locks the ticket
-            # row that the winner must then update).
-            if not Ticket.objects.select_for_update().filter(pk=ticket.pk, status=TicketStatus.VALID).exists():
+            # row that the winner must then update). The code scanned must still be the ticket's: a
+            # transfer accepted since it was read replaced it (orders.transfers locks the same row).
+            now = Ticket.objects.select_for_update().filter(pk=ticket.pk).values_list("status", "code").first()
+            if now is not None and now[1] != ticket.code:
+                return ScanResult.TRANSFERRED
+            if now is None or now[0] != TicketStatus.VALID:
                 return ScanResult.ALREADY_USED
             CheckIn.objects.create(ticket=ticket, by=staff, overridden_by=staff if overridden else None)
             Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.VALID).update(status=TicketStatus.USED)
@@ -858,5 +879,7 @@ def _admit(ticket: Ticket, staff: User, *, overridden: bool = False) -> str:
 
 
 def _outcome(scan: Scan) -> ScanOutcome:
+    if scan.result == ScanResult.TRANSFERRED:  # recorded against the ticket, but it is its new holder's now
+        return ScanOutcome(scan=scan, ticket=None, checkin=None)
     checkin = CheckIn.objects.select_related("by").filter(ticket_id=scan.ticket_id).first() if scan.ticket_id else None
     return ScanOutcome(scan=scan, ticket=scan.ticket, checkin=checkin)

@@ -26,12 +26,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
 from events.models import Event
-from orders import promo, providers, selectors, services
+from orders import promo, providers, selectors, services, transfers
 from orders.forms import (
     AttendeesForm, CheckinEventsForm, PromoApplyForm, PromoForm, RefundRequestForm, RefundReviewForm,
-    SavedAttendeeForm, ScanForm, StaffAddForm, WalletAdjustForm,
+    SavedAttendeeForm, ScanForm, StaffAddForm, TransferAcceptForm, TransferOfferForm, WalletAdjustForm,
 )
-from orders.models import EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, Wallet
+from orders.models import (
+    EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, TransferStatus, Wallet,
+)
 from ticketing.errors import DomainError, Forbidden
 
 PAGE_SIZE = 20
@@ -93,7 +95,9 @@ def _detail_context(request, order: Order, *, attendee_form: AttendeesForm | Non
                 lines=lines, saved=saved, people=selectors.saved_attendees_of(request.user))
             context["attendees_missing"] = len(saved) < sum(item.quantity for item in lines)
     else:
-        tickets = list(order.tickets.select_related("session", "ticket_type", "seat", "checkin__by"))
+        tickets = list(order.tickets.select_related("session", "ticket_type", "seat", "checkin__by", "user"))
+        for t in tickets:  # given to another account: its code is theirs now, not shown here
+            t.given_to = transfers.party(t.user) if t.user_id != order.user_id else ""
         context.update(tickets=tickets, payments=list(order.payments.all()),
                        refunds=list(order.refunds.select_related("reviewed_by")))
         if order.status == OrderStatus.PAID:
@@ -236,10 +240,81 @@ def ticket_list(request):
 @role_required(*ANY_ROLE)
 @require_GET
 def ticket_detail(request, pk: int):
-    """One e-ticket with its big QR code. Roles: its buyer (404 for anyone else)."""
+    """One e-ticket with its big QR code, and the form that gives it to another account. Roles: its holder
+    (its buyer, or whoever accepted it; 404 for anyone else)."""
     ticket = _own_ticket(request, pk)
+    return render(request, "orders/ticket.html", _ticket_context(request, ticket))
+
+
+def _ticket_context(request, ticket: Ticket, transfer_form=None) -> dict:
     checkin = getattr(ticket, "checkin", None) if ticket.status == TicketStatus.USED else None
-    return render(request, "orders/ticket.html", {"ticket": ticket, "checkin": checkin})
+    offer = ticket.transfers.filter(status=TransferStatus.PENDING).select_related("to_user").first()
+    closes = ticket.event.transfer_closes_at(ticket.session.start_time)
+    transferable = (ticket.status == TicketStatus.VALID and ticket.order.status == OrderStatus.PAID
+                    and not ticket.session.cancelled_at and closes is not None and timezone.now() < closes)
+    return {"ticket": ticket, "checkin": checkin, "own_order": ticket.order.user_id == request.user.pk,
+            "offer": offer if offer and offer.shown_status == TransferStatus.PENDING else None,
+            "offer_to": transfers.party(offer.to_user) if offer else "",
+            "transfer_closes": closes, "transfer_form": (transfer_form or TransferOfferForm()) if transferable else None}
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def ticket_transfer(request, pk: int):
+    """Offers the ticket to another account (email or mobile number). Roles: its holder."""
+    ticket = _own_ticket(request, pk)
+    form = TransferOfferForm(request.POST)
+    if not form.is_valid():
+        return render(request, "orders/ticket.html", _ticket_context(request, ticket, form), status=400)
+    transfer = transfers.transfer_offer(user=request.user, ticket_id=ticket.pk, to=form.cleaned_data["to"])
+    messages.success(request, _("Offered to %(to)s. The ticket stays yours until they accept.")
+                     % {"to": transfers.party(transfer.to_user)})
+    return redirect("orders:ticket", pk=ticket.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def transfer_list(request):
+    """Tickets offered to the user (accept, with the attendee on real-name events, or decline) and the
+    transfers they made or received. Roles: any signed-in user (their own)."""
+    incoming, history = selectors.transfers_of(request.user)
+    people = selectors.saved_attendees_of(request.user)
+    offers = [(t, TransferAcceptForm(people=people, prefix=f"t{t.pk}") if t.ticket.event.real_name_required else None,
+               transfers.party(t.from_user)) for t in incoming]
+    return render(request, "orders/transfers.html", {
+        "offers": offers, "history": [(t, transfers.party(t.to_user if t.from_user_id == request.user.pk
+                                                          else t.from_user)) for t in history]})
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def transfer_accept(request, pk: int):
+    """Takes a ticket offered to the user: a new code, the old one refused at the door. Roles: its receiver."""
+    form = TransferAcceptForm(request.POST, people=selectors.saved_attendees_of(request.user), prefix=f"t{pk}")
+    if not form.is_valid():
+        raise DomainError(_("Check the attendee's name and ID number."), code="bad_attendee")
+    ticket = transfers.transfer_accept(user=request.user, transfer_id=pk, attendee=form.attendee())
+    messages.success(request, _("The ticket is yours. This is your own QR code: the one it had before no longer "
+                                "admits anyone."))
+    return redirect("orders:ticket", pk=ticket.pk)
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def transfer_decline(request, pk: int):
+    """Says no to a ticket offered to the user. Roles: its receiver."""
+    transfers.transfer_decline(user=request.user, transfer_id=pk)
+    messages.success(request, _("Declined. The ticket stays with the person who offered it."))
+    return redirect("orders:transfers")
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def transfer_cancel(request, pk: int):
+    """Withdraws the user's offer of a ticket nobody has accepted yet. Roles: the ticket's holder."""
+    transfer = transfers.transfer_cancel(user=request.user, transfer_id=pk)
+    messages.success(request, _("Offer withdrawn. The ticket is yours as before."))
+    return redirect("orders:ticket", pk=transfer.ticket_id)
 
 
 def qr_png(text: str) -> bytes:

@@ -442,28 +442,42 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
     return Taken(hold=hold, items=items, info=info, changes=changes, joined=joined is not None), take
 
 
+def buyer_lock_and_count(*, user_id: int, session_id: int, ticket_type_id: int) -> int:
+    """Inside a transaction: locks the buyer's row (as a hold does) and returns how many tickets of this type
+    it holds or has for the session, against the type's limit per buyer. AccountInactive if it is gone."""
+    _live, mine, _joined = _buyer_state(user_id, session_id, [ticket_type_id], timezone.now(), False)
+    return mine[ticket_type_id]
+
+
 def _buyer_state(user_id: int, session_id: int, type_ids: list[int], now, join: bool):
     """One statement: locks the buyer's row (two tabs of one buyer queue here) and reads, as of that lock,
-    its live holds, what it holds or bought of each type in this session and, with `join`, its latest
+    its live holds, what it holds or bought of each type in this session (counting tickets given to it and
+    not those it gave away: orders.transfers) and, with `join`, its latest
     live hold of this session that no open order carries. Returns (live count, {type: n}, hold id or None);
     AccountInactive if the account is gone or deactivated."""
     from accounts.authentication import AccountInactive
-    from orders.models import Order, OrderHold, OrderStatus  # orders builds on tickets: asked lazily
+    from orders.models import Order, OrderHold, OrderStatus, Ticket, TicketStatus  # orders builds on tickets
 
     q = connection.ops.quote_name
     hold_t, item_t, user_t = q(Hold._meta.db_table), q(HoldItem._meta.db_table), q(User._meta.db_table)
     at = connection.ops.adapt_datetimefield_value(now)
-    active, consumed = HoldStatus.ACTIVE.value, HoldStatus.CONSUMED.value
+    active, consumed, void = HoldStatus.ACTIVE.value, HoldStatus.CONSUMED.value, TicketStatus.VOID.value
     columns = [f"(SELECT COUNT(*) FROM {hold_t} h WHERE h.user_id = u.id AND h.status = %s AND h.expires_at > %s)"]
     params: list = [active, at]
+    ticket_t, order_t = q(Ticket._meta.db_table), q(Order._meta.db_table)
     for tt in type_ids:
+        # Held or bought (by its holds), plus tickets others gave this buyer, less those it gave away.
+        transferred = (f"(SELECT COUNT(*) FROM {ticket_t} t JOIN {order_t} o ON o.id = t.order_id WHERE {{}}"
+                       f" AND t.session_id = %s AND t.ticket_type_id = %s AND t.status <> %s)")
         columns.append(
             f"(SELECT COALESCE(SUM(i.quantity), 0) FROM {item_t} i JOIN {hold_t} h ON h.id = i.hold_id"
             f" WHERE h.user_id = u.id AND h.session_id = %s AND i.ticket_type_id = %s"
-            f" AND (h.status = %s OR (h.status = %s AND h.expires_at > %s)))")
-        params += [session_id, tt, consumed, active, at]
+            f" AND (h.status = %s OR (h.status = %s AND h.expires_at > %s)))"
+            f" + {transferred.format('t.user_id = u.id AND o.user_id <> u.id')}"
+            f" - {transferred.format('o.user_id = u.id AND t.user_id <> u.id')}")
+        params += [session_id, tt, consumed, active, at, session_id, tt, void, session_id, tt, void]
     if join:
-        order_t, link_t = q(Order._meta.db_table), q(OrderHold._meta.db_table)
+        link_t = q(OrderHold._meta.db_table)
         columns.append(
             f"(SELECT h.id FROM {hold_t} h WHERE h.user_id = u.id AND h.session_id = %s AND h.status = %s"
             f" AND h.expires_at > %s AND NOT EXISTS (SELECT 1 FROM {link_t} oh JOIN {order_t} o ON o.id = oh.order_id"

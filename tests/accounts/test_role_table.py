@@ -25,7 +25,7 @@ from events.models import Event, EventStatus
 from tests.events.factories import CategoryFactory, EventFactory
 from tests.factories import UserFactory
 from tests.tickets.factories import ga_session, seat_ids, seated_session, ticket_types
-from orders import promo
+from orders import promo, transfers
 from orders.models import EventStaff
 from orders.services import refund_request
 from tests.orders.flows import paid_order, pending_order
@@ -152,6 +152,26 @@ def _door(ctx: Context) -> dict:
     return extra
 
 
+def _own_ticket_and_receiver(ctx: Context) -> dict:
+    extra = _own_paid(ctx)
+    extra["to"] = UserFactory().email
+    return extra
+
+
+def _offer_to_caller(ctx: Context) -> dict:
+    """A ticket of another buyer offered to the caller (to anyone, when anonymous)."""
+    order = paid_order(ctx.target, seats=1)
+    offer = transfers.transfer_offer(user=ctx.target, ticket_id=order.tickets.get().pk,
+                                     to=(ctx.caller or UserFactory()).email)
+    return {"transfer": offer.pk}
+
+
+def _own_offer(ctx: Context) -> dict:
+    order = paid_order(_buyer(ctx), seats=1)
+    return {"transfer": transfers.transfer_offer(user=_buyer(ctx), ticket_id=order.tickets.get().pk,
+                                                 to=UserFactory().email).pk}
+
+
 def new_session(ctx: Context) -> dict:
     start = ctx.event.start_time
     return {"event": ctx.event.pk, "start_time": start.isoformat(), "end_time": ctx.event.end_time.isoformat(),
@@ -222,6 +242,14 @@ ROWS = [
     Row("GET", "/api/orders/event/{event}", PUBLISHER, 200, event_status=EventStatus.APPROVED),
     Row("GET", "/api/etickets", LOGGED_IN, 200),
     Row("GET", "/api/etickets/{ticket}", LOGGED_IN, 200, setup=_own_paid),
+    # Transfers: the ticket's holder offers and withdraws, the receiver accepts or declines (tests/orders/test_transfers.py).
+    Row("POST", "/api/etickets/{ticket}/transfer", LOGGED_IN, 201, lambda ctx: {"to": ctx.extra["to"]},
+        setup=_own_ticket_and_receiver),
+    Row("GET", "/api/transfers", LOGGED_IN, 200),
+    Row("POST", "/api/transfers/{transfer}/accept", LOGGED_IN, 200, {}, setup=_offer_to_caller),
+    Row("POST", "/api/transfers/{transfer}/decline", LOGGED_IN, 200, setup=_offer_to_caller),
+    Row("POST", "/api/transfers/{transfer}/cancel", LOGGED_IN, 200, setup=_own_offer),
+    Row("GET", "/api/checkin/events/{event_id}/revocations", LOGGED_IN, 200, setup=_door),
     Row("GET", "/api/wallet", LOGGED_IN, 200),
     # Saved attendees: each signed-in user their own (tests/orders/test_real_name.py).
     Row("GET", "/api/attendees", LOGGED_IN, 200),
@@ -259,6 +287,8 @@ ROWS = [
     Row("GET", "/wallet/", LOGGED_IN, 200, page=True),
     Row("GET", "/events/wanted/", LOGGED_IN, 200, page=True),
     Row("GET", "/attendees/", LOGGED_IN, 200, page=True),
+    Row("GET", "/tickets/transfers/", LOGGED_IN, 200, page=True),
+    Row("POST", "/tickets/transfers/{transfer}/accept/", LOGGED_IN, 302, page=True, setup=_offer_to_caller),
     Row("POST", "/events/{event}/want/", LOGGED_IN, 302, {"want": "1"}, page=True, event_status=EventStatus.APPROVED),
     Row("GET", "/checkin/", LOGGED_IN, 200, page=True),
     Row("GET", "/review/refunds/", ADMIN, 200, page=True),
