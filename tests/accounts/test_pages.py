@@ -130,7 +130,8 @@ def test_password_reset_link_works_once_and_a_tampered_one_is_refused(client):
     UserFactory(email="forgot@example.com")
     client.post("/accounts/password/reset/", {"email": "forgot@example.com"})
     link = re.search(r"https?://testserver(/accounts/password/reset/key/\S+/)", mail.outbox[-1].body).group(1)
-    tampered = client.get(link[:-3] + "00/", follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    ending = "00" if link[-3:-1] != "00" else "11"  # a token that ends in "00" already was not tampered with
+    tampered = client.get(link[:-3] + ending + "/", follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert "Bad Token" in tampered.content.decode()
 
     page = client.get(link, follow=True)
