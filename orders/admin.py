@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import (
-    CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
+    AccessUse, CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
     Wallet,
 )
 from orders import transfers
@@ -97,15 +97,23 @@ class PromoUseInline(ReadOnlyMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class AccessUseInline(ReadOnlyMixin, admin.TabularInline):
+    model = AccessUse
+    extra = 0
+    fields = ["created_at", "hold", "user", "quantity"]
+    readonly_fields = fields
+
+
 @admin.register(PromoCode)
 class PromoCodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Publishers' promo codes and who used them (made and switched on the publisher's page or the API)."""
+    """Publishers' promo and access codes and who used them (made and switched on the publisher's page or the
+    API)."""
 
     list_display = ["code", "event", "kind", "value", "uses", "max_uses", "max_per_buyer", "active", "valid_until"]
     list_filter = ["kind", "active"]
     search_fields = ["code", "event__title", "batch"]
     list_select_related = ["event"]
-    inlines = [PromoUseInline]
+    inlines = [PromoUseInline, AccessUseInline]
 
 
 class TransferInline(ReadOnlyMixin, admin.TabularInline):

@@ -97,7 +97,8 @@ class OrderCreateView(OrderThrottled, APIView):
             except ValueError as exc:
                 raise BadHoldRequest(_("Unknown ticket type for this event.")) from exc
             checkout = services.order_create_direct(user=request.user, session_id=v["session"],
-                                                    seat_ids=v["seats"], quantities=quantities)
+                                                    seat_ids=v["seats"], quantities=quantities,
+                                                    access_code=v["access_code"])
         return Response(answers.order_detail(checkout), status=status.HTTP_201_CREATED)
 
 
@@ -256,7 +257,7 @@ class EventPromoCodesView(APIView):
                    tags=["orders"])
     def get(self, request, event_id: int):
         codes = self._event(request, event_id).promo_codes.prefetch_related("ticket_types")
-        return Response(PromoCodeSerializer(codes, many=True).data)
+        return Response(PromoCodeSerializer(promo.with_access_uses(codes), many=True).data)
 
     @extend_schema(summary="Make promo codes", description="One code named `code`, or `count` single-use codes "
                    "made up for you (letters and digits that are hard to misread, after `prefix`).",

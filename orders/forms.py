@@ -141,10 +141,10 @@ class PromoForm(forms.Form):
     count = forms.IntegerField(label=_("How many single-use codes"), min_value=1, max_value=5000, initial=1,
                                help_text=_("Used when no code is given: each works once, for one buyer."))
     prefix = forms.CharField(label=_("Prefix of the made-up codes"), max_length=12, required=False)
-    kind = forms.ChoiceField(label=_("Discount"), choices=PromoKind.choices, widget=forms.RadioSelect,
+    kind = forms.ChoiceField(label=_("What the code does"), choices=PromoKind.choices, widget=forms.RadioSelect,
                              initial=PromoKind.PERCENT)
     value = forms.DecimalField(label=_("Percentage or amount"), min_value=Decimal("0.01"), max_digits=10,
-                               decimal_places=2)
+                               decimal_places=2, required=False, help_text=_("Not for an access code."))
     ticket_types = forms.ModelMultipleChoiceField(label=_("Ticket types"), queryset=TicketType.objects.none(),
                                                   required=False, widget=forms.CheckboxSelectMultiple,
                                                   help_text=_("None ticked: every ticket type."))
@@ -159,11 +159,17 @@ class PromoForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["ticket_types"].queryset = event.ticket_types.order_by("pk")
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") != PromoKind.ACCESS and cleaned.get("value") is None and "value" not in self.errors:
+            self.add_error("value", _("Give the percentage or the amount off."))
+        return cleaned
+
     def terms(self):
         from orders.promo import PromoData
 
         c = self.cleaned_data
-        return PromoData(kind=c["kind"], value=c["value"], ticket_type_ids=[t.pk for t in c["ticket_types"]],
+        return PromoData(kind=c["kind"], value=c.get("value") or Decimal("0"), ticket_type_ids=[t.pk for t in c["ticket_types"]],
                          valid_from=c.get("valid_from"), valid_until=c.get("valid_until"), max_uses=c.get("max_uses"),
                          max_per_buyer=c.get("max_per_buyer"))
 

@@ -93,6 +93,7 @@ def new_order_number() -> str:
 class PromoKind(models.TextChoices):
     PERCENT = "percent", _("Percentage off each ticket")
     FIXED = "fixed", _("Amount off each ticket")
+    ACCESS = "access", _("Access code: unlocks hidden ticket types")
 
 
 class PromoCode(models.Model):
@@ -122,7 +123,8 @@ class PromoCode(models.Model):
             models.UniqueConstraint(fields=["event", "code"], name="promo_code_unique_per_event"),
             models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(uses__lte=models.F("max_uses")),
                                    name="promo_uses_within_limit"),
-            models.CheckConstraint(condition=Q(value__gt=0) & (Q(kind="fixed") | Q(value__lte=100)),
+            models.CheckConstraint(condition=Q(kind="access", value=0)
+                                   | (Q(value__gt=0) & (Q(kind="fixed") | Q(kind="percent", value__lte=100))),
                                    name="promo_value_valid"),
         ]
 
@@ -130,6 +132,8 @@ class PromoCode(models.Model):
         return self.code
 
     def describe(self) -> str:
+        if self.kind == PromoKind.ACCESS:
+            return str(_("Unlocks: %(types)s") % {"types": ", ".join(t.name for t in self.ticket_types.all())})
         if self.kind == PromoKind.PERCENT:
             return str(_("%(value)s%% off each ticket") % {"value": f"{self.value.normalize():f}"})
         return str(_("%(value)s off each ticket") % {"value": self.value})
@@ -152,6 +156,21 @@ class PromoUse(models.Model):
                                    | Q(live__isnull=True, released_at__isnull=False), name="promo_use_live_matches"),
         ]
         indexes = [models.Index(fields=["code", "user", "live"], name="promo_use_buyer")]
+
+
+class AccessUse(models.Model):
+    """A hold of hidden tickets an access code unlocked (orders.promo.access_take). A use counts while its
+    hold is live or sold (expired and released holds give it back, with no sweep needed)."""
+
+    code = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="access_uses")
+    hold = models.OneToOneField(Hold, on_delete=models.CASCADE, related_name="access_use")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1), name="access_use_quantity_positive")]
+        indexes = [models.Index(fields=["code", "user"], name="access_use_buyer")]
 
 
 class Order(models.Model):

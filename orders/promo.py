@@ -11,6 +11,10 @@ as the last line: the last use cannot be taken twice, by any number of processes
 (the count goes down again) when its order expires or is cancelled; a refunded order keeps its use.
 Codes are never edited once made (only switched off), so an order's discount can always be worked out
 again from its code.
+
+An access code (kind `access`) takes nothing off: it unlocks hidden ticket types (general admission sold
+only to those who have it, e.g. a fan-club presale). The session page shows them once the buyer enters it,
+and a hold of them carries it (`access_take`); its limits count tickets, those of its holds live or sold.
 """
 
 import csv
@@ -21,15 +25,15 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, prefetch_related_objects
+from django.db.models import F, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from events.models import Event
-from orders.models import Order, OrderStatus, PromoCode, PromoKind, PromoUse
+from orders.models import AccessUse, Order, OrderStatus, PromoCode, PromoKind, PromoUse
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound
-from tickets.models import HoldItem
+from tickets.models import HoldItem, HoldStatus
 
 CENT = Decimal("0.01")
 # Bulk codes: no 0/O, 1/I/L, 2/Z, 5/S, 8/B to misread on paper or a phone.
@@ -87,7 +91,13 @@ def _owned(actor: User, event: Event) -> None:
 def _check(event: Event, data: PromoData) -> list[int]:
     if data.kind not in PromoKind.values:
         raise DomainError(_("Choose a percentage or a fixed amount."), code="promo_kind")
-    if data.value <= 0 or (data.kind == PromoKind.PERCENT and data.value > 100):
+    if data.kind == PromoKind.ACCESS:
+        data.value = Decimal("0")
+        hidden = set(event.ticket_types.filter(hidden=True, pk__in=data.ticket_type_ids).values_list("pk", flat=True))
+        if not data.ticket_type_ids or hidden != set(data.ticket_type_ids):
+            raise DomainError(_("An access code unlocks hidden ticket types: tick at least one, and only hidden "
+                                "ones."), code="promo_ticket_types")
+    elif data.value is None or data.value <= 0 or (data.kind == PromoKind.PERCENT and data.value > 100):
         raise DomainError(_("A discount is more than 0 (and a percentage at most 100)."), code="promo_value")
     if data.valid_from and data.valid_until and data.valid_until <= data.valid_from:
         raise DomainError(_("A code is valid until after it starts."), code="promo_window")
@@ -185,7 +195,7 @@ def order_apply_promo(*, user: User, order_id: int, code: str) -> Order:
         if order.status != OrderStatus.PENDING or order.expires_at <= now:
             raise Conflict(_("A code can only be applied to an order waiting for payment."), code="promo_not_pending")
         promo = PromoCode.objects.select_for_update().filter(event_id=order.event_id, code=text).first() if text else None
-        if promo is None or not promo.active:
+        if promo is None or not promo.active or promo.kind == PromoKind.ACCESS:
             raise PromoInvalid()
         if (promo.valid_from and now < promo.valid_from) or (promo.valid_until and now >= promo.valid_until):
             raise PromoInvalid(_("This promo code is not valid now."))
@@ -220,6 +230,70 @@ def order_remove_promo(*, user: User, order_id: int) -> Order:
         Order.objects.filter(pk=order.pk).update(promo_code=None, discount=0, total=order.total + order.discount)
     order.refresh_from_db()
     return order
+
+
+# --- access codes: hidden ticket types -------------------------------------------------------
+
+
+class AccessCodeNeeded(DomainError):
+    status_code = 403
+    code = "access_code_required"
+    default_message = _("These tickets are sold only with an access code.")
+
+
+def _access_code(event_id: int, code: str, now, *, lock: bool = False) -> PromoCode:
+    text = normalise(code)
+    codes = PromoCode.objects.filter(event_id=event_id, code=text, kind=PromoKind.ACCESS)
+    promo = (codes.select_for_update() if lock else codes).first() if text else None
+    if promo is None or not promo.active:
+        raise PromoInvalid(_("No such access code for this event."))
+    if (promo.valid_from and now < promo.valid_from) or (promo.valid_until and now >= promo.valid_until):
+        raise PromoInvalid(_("This access code is not valid now."))
+    return promo
+
+
+def access_unlocks(*, event_id: int, code: str) -> set[int]:
+    """The hidden ticket types this access code shows (the session page, the types API); PromoInvalid."""
+    return set(_access_code(event_id, code, timezone.now()).ticket_types.values_list("pk", flat=True))
+
+
+def access_take(*, user_id: int, event_id: int, code: str, wanted: dict[int, int], hold_id: int, now) -> AccessUse:
+    """Inside the hold's transaction (tickets.services), for the hidden ticket types it holds (type → n): the
+    code must unlock them all, and it has tickets left in all and for this buyer (its uses count tickets:
+    those of its live and sold holds). Counted under the code's row lock, so the last ticket a code allows
+    goes once however many buyers ask at the same instant. AccessCodeNeeded, PromoInvalid, PromoUsedUp."""
+    if not normalise(code):
+        raise AccessCodeNeeded()
+    promo = _access_code(event_id, code, now, lock=True)
+    if not set(wanted) <= set(promo.ticket_types.values_list("pk", flat=True)):
+        raise PromoInvalid(_("This access code does not unlock these tickets."))
+    count = sum(wanted.values())
+    live = AccessUse.objects.filter(code=promo).filter(
+        Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now))
+    if promo.max_per_buyer is not None and _tickets(live.filter(user_id=user_id)) + count > promo.max_per_buyer:
+        raise PromoInvalid(_("You have used this access code as often as it allows."))
+    if promo.max_uses is not None and _tickets(live) + count > promo.max_uses:
+        raise PromoUsedUp(_("This access code has been used up."))
+    return AccessUse.objects.create(code=promo, hold_id=hold_id, user_id=user_id, quantity=count)
+
+
+def _tickets(uses) -> int:
+    return uses.aggregate(n=Sum("quantity"))["n"] or 0
+
+
+def with_access_uses(codes) -> list[PromoCode]:
+    """The codes, each access code's `uses` set to the tickets it unlocked that are held or sold now (what
+    the publisher reads; a discount code's `uses` is its counter)."""
+    codes = list(codes)
+    now = timezone.now()
+    rows = (AccessUse.objects.filter(code__in=[c.pk for c in codes if c.kind == PromoKind.ACCESS])
+            .filter(Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now))
+            .values("code_id").annotate(n=Sum("quantity")))
+    used = {r["code_id"]: r["n"] for r in rows}
+    for code in codes:
+        if code.kind == PromoKind.ACCESS:
+            code.uses = used.get(code.pk, 0)
+    return codes
 
 
 def promo_release(*, order_id: int) -> None:

@@ -1,6 +1,7 @@
 """Shapes of the orders API. Rules live in orders.services."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -26,6 +27,8 @@ class OrderCreateSerializer(serializers.Serializer):
     quantities = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST),
                                        required=False, default=dict,
                                        help_text=_("General admission: ticket type id → how many."))
+    access_code = serializers.CharField(max_length=40, required=False, allow_blank=True, default="",
+                                        help_text=_("For a hidden ticket type: the access code that unlocks it."))
 
     def validate(self, data):
         if bool(data.get("holds")) == (data.get("session") is not None):
@@ -256,7 +259,8 @@ class PromoWriteSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=5000, default=1)
     prefix = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=PromoKind.choices)
-    value = serializers.DecimalField(max_digits=10, decimal_places=2)
+    value = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, default=Decimal("0"),
+                                     help_text=_("The percentage or amount off; none for an access code."))
     ticket_types = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
                                          help_text=_("Ticket type ids; none: every ticket type of the event."))
     valid_from = serializers.DateTimeField(required=False, allow_null=True, default=None)

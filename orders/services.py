@@ -209,7 +209,7 @@ def _order_of_holds_again(user, hold_ids: list[int], order_ids: set) -> Checkout
     raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order")
 
 
-def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None) -> Checkout:
+def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None, access_code: str = "") -> Checkout:
     """Seats or GA quantities straight into a pending order: the hold and the order in one transaction
     (tickets.services.hold_take's rules and errors; NotFound for a session the buyer may not see)."""
     def make_order(taken) -> Order:
@@ -219,7 +219,7 @@ def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None) 
         return order
 
     taken = inventory.hold_take(user=user, session_id=session_id, seat_ids=seat_ids, quantities=quantities,
-                                then=make_order, check_visible=True)
+                                then=make_order, check_visible=True, access_code=access_code)
     for item in taken.items:
         item.hold = taken.hold
     behaviour.track_on_commit("order", user=user, event_id=taken.info.event_id, session_id=session_id, details={

@@ -32,7 +32,8 @@ from orders.forms import (
     SavedAttendeeForm, ScanForm, StaffAddForm, TransferAcceptForm, TransferOfferForm, WalletAdjustForm,
 )
 from orders.models import (
-    EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, TransferStatus, Wallet,
+    EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, TransferStatus,
+    Wallet,
 )
 from ticketing.errors import DomainError, Forbidden
 
@@ -563,7 +564,7 @@ def promo_codes(request, pk: int):
             messages.success(request, _("%(n)d promo code(s) made.") % {"n": len(made)})
             return redirect("orders:promo_codes", pk=event.pk)
     page = _page(request, codes)
-    for code in page:
+    for code in promo.with_access_uses(page):
         code.type_names = ", ".join(t.name for t in code.ticket_types.all())
     return render(request, "orders/promo_codes.html", {"event": event, "page": page, "form": form})
 

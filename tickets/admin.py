@@ -12,7 +12,8 @@ class ReadOnly(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(TicketType)
 class TicketTypeAdmin(ReadOnly):
-    list_display = ("name", "event", "base_price", "per_user_limit")
+    list_display = ("name", "event", "base_price", "per_user_limit", "hidden")
+    list_filter = ("hidden",)
     search_fields = ("name", "event__title")
 
 

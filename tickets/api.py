@@ -10,6 +10,7 @@ import logging
 from time import monotonic
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -86,7 +87,7 @@ class TicketTypeCreateView(APIView):
         ticket_type = _validated(
             services.ticket_type_create, actor=request.user, event=_own_event(request.user, v["event"]),
             name=v["name"], base_price=v["base_price"], description=v["description"],
-            per_user_limit=v["per_user_limit"], colour=v["colour"], tiers=data.tier_data())
+            per_user_limit=v["per_user_limit"], colour=v["colour"], hidden=v["hidden"], tiers=data.tier_data())
         return Response(TicketTypeSerializer(ticket_type).data, status=status.HTTP_201_CREATED)
 
 
@@ -289,7 +290,7 @@ class HoldsView(APIView):
         except ValueError as exc:
             raise services.BadHoldRequest(_("Unknown ticket type for this event.")) from exc
         taken = services.hold_take(user=request.user, session_id=v["session"], seat_ids=v["seats"],
-                                   quantities=quantities, check_visible=True)
+                                   quantities=quantities, check_visible=True, access_code=v["access_code"])
         return Response(hold_answer(taken), status=status.HTTP_201_CREATED)
 
 
@@ -322,11 +323,19 @@ class EventTicketTypesView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(summary="Ticket types of an event, with their price tiers",
-                   responses={200: TicketTypeSerializer(many=True), 404: ERRORS}, tags=["tickets"])
+                   description="Hidden ticket types only with `?access_code=` naming a code that unlocks them (then "
+                   "hold them with the same `access_code`); a wrong code is 400 `promo_invalid`.",
+                   parameters=[OpenApiParameter("access_code", str, required=False)],
+                   responses={200: TicketTypeSerializer(many=True), 400: ERRORS, 404: ERRORS}, tags=["tickets"])
     def get(self, request, event_id: int):
+        from orders.promo import access_unlocks  # orders builds on tickets: asked lazily
+
         event = event_visible_to(event_id=event_id, user=request.user)
         if event is None:
             raise NotFound()
-        types = TicketType.objects.filter(event=event).prefetch_related("tiers")
+        code = request.query_params.get("access_code", "")
+        unlocked = access_unlocks(event_id=event.pk, code=code) if code else set()
+        types = (TicketType.objects.filter(event=event).filter(Q(hidden=False) | Q(pk__in=unlocked))
+                 .prefetch_related("tiers"))
         return Response(TicketTypeSerializer(types, many=True).data)
 

@@ -39,6 +39,7 @@ class TicketTypeInfo:
     per_user_limit: int
     colour: str
     tiers: tuple  # tickets.models.PriceTier rows, as tickets.pricing wants them
+    hidden: bool = False  # sold only with an access code (orders.promo.access_take)
 
     @property
     def has_demand_tier(self) -> bool:
@@ -124,7 +125,8 @@ def _load(session_id: int) -> SessionInfo | None:
     tiers: dict[int, list] = {}
     for tier in PriceTier.objects.filter(ticket_type__event_id=event_id):
         tiers.setdefault(tier.ticket_type_id, []).append(tier)
-    types = {t.pk: TicketTypeInfo(t.pk, t.name, t.base_price, t.per_user_limit, t.colour, tuple(tiers.get(t.pk, ())))
+    types = {t.pk: TicketTypeInfo(t.pk, t.name, t.base_price, t.per_user_limit, t.colour, tuple(tiers.get(t.pk, ())),
+                                  t.hidden)
              for t in TicketType.objects.filter(event_id=event_id)}
     seats = {seat_id: (tt, section, row_, number) for seat_id, tt, section, row_, number in
              SessionSeat.objects.filter(session_id=session_id)

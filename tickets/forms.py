@@ -55,7 +55,7 @@ class TicketTypeForm(forms.ModelForm):
 
     class Meta:
         model = TicketType
-        fields = ["name", "base_price", "description", "per_user_limit", "colour"]
+        fields = ["name", "base_price", "description", "per_user_limit", "colour", "hidden"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,7 +68,7 @@ class TicketTypeForm(forms.ModelForm):
     def service_kwargs(self) -> dict:
         c = self.cleaned_data
         return {"name": c["name"], "base_price": c["base_price"], "description": c.get("description", ""),
-                "per_user_limit": c["per_user_limit"], "colour": c["colour"]}
+                "per_user_limit": c["per_user_limit"], "colour": c["colour"], "hidden": c.get("hidden", False)}
 
 
 class TierForm(OptionalRow, forms.Form):

@@ -38,6 +38,9 @@ class TicketType(models.Model):
         _("limit per buyer"), default=6, validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text=_("How many tickets of this type one buyer may hold and buy per session."))
     colour = models.CharField(_("colour"), max_length=7, default="#0d6efd")
+    hidden = models.BooleanField(
+        _("hidden"), default=False,
+        help_text=_("Shown and sold only to buyers with an access code for it (general admission only)."))
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -78,7 +78,7 @@ def inventory_overview(event: Event) -> dict:
     sessions = selectors.event_sessions(event)
     now = timezone.now()
     rows = defaultdict(list)
-    for row in selectors.stock_rows(sessions, now=now):
+    for row in selectors.stock_rows(sessions, now=now, hidden=True):
         row.tier_labels = [t.label or tier_text(t) for t in row.tiers]
         rows[row.session_id].append(row)
     for session in sessions:

@@ -1,5 +1,6 @@
 """Reads of inventory. Every one counts a hold past its expiry as free, sweep or no sweep."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,12 +33,15 @@ def _expired_ga(session_ids, now) -> dict[tuple[int, int], int]:
     return {(r["hold__session_id"], r["ticket_type_id"]): r["n"] for r in rows}
 
 
-def stock_rows(sessions: list[Session], *, now: datetime | None = None) -> list[StockRow]:
-    """Per session and ticket type: total, available, held (live), sold, and the price a hold would get now."""
+def stock_rows(sessions: list[Session], *, now: datetime | None = None, unlocked: Collection[int] = (),
+               hidden: bool = False) -> list[StockRow]:
+    """Per session and ticket type: total, available, held (live), sold, and the price a hold would get now.
+    Hidden ticket types only where `unlocked` (by an access code) names them, or all with `hidden` (the
+    publisher's own view)."""
     now = now or timezone.now()
     ids = [s.pk for s in sessions]
     types = {t.pk: t for t in TicketType.objects.filter(event_id__in={s.event_id for s in sessions})
-             .prefetch_related("tiers")}
+             .prefetch_related("tiers") if hidden or not t.hidden or t.pk in unlocked}
     counts: dict[tuple[int, int], list[int]] = {}
     expired = _expired_ga(ids, now)
     for stock in Stock.objects.filter(session_id__in=ids):
@@ -65,8 +69,8 @@ def stock_rows(sessions: list[Session], *, now: datetime | None = None) -> list[
     return result
 
 
-def session_stock(session: Session, *, now: datetime | None = None) -> list[StockRow]:
-    return stock_rows([session], now=now)
+def session_stock(session: Session, *, now: datetime | None = None, unlocked: Collection[int] = ()) -> list[StockRow]:
+    return stock_rows([session], now=now, unlocked=unlocked)
 
 
 def event_sessions(event: Event) -> list[Session]:

@@ -23,6 +23,8 @@ class TicketTypeWriteSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     per_user_limit = serializers.IntegerField(min_value=1, max_value=50, default=6)
     colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, default="#0d6efd")
+    hidden = serializers.BooleanField(required=False, default=False, help_text=_(
+        "Sold only with an access code (general admission; the publisher makes the codes)."))
     tiers = TierSerializer(many=True, required=False, default=list, max_length=10)
 
     def tier_data(self) -> list[TierData]:
@@ -34,7 +36,7 @@ class TicketTypeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TicketType
-        fields = ["id", "event", "name", "description", "base_price", "per_user_limit", "colour", "tiers"]
+        fields = ["id", "event", "name", "description", "base_price", "per_user_limit", "colour", "hidden", "tiers"]
 
 
 class SeatMapWriteSerializer(serializers.Serializer):
@@ -106,6 +108,8 @@ class HoldRequestSerializer(serializers.Serializer):
     quantities = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=MAX_PER_REQUEST),
                                        required=False, default=dict,
                                        help_text=_("General admission: ticket type id → how many."))
+    access_code = serializers.CharField(max_length=40, required=False, allow_blank=True, default="",
+                                        help_text=_("For a hidden ticket type: the access code that unlocks it."))
 
 
 class HoldItemSerializer(serializers.Serializer):

@@ -109,11 +109,11 @@ class TierData:
 
 @transaction.atomic
 def ticket_type_create(*, actor: User, event: Event, name: str, base_price: Decimal, description: str = "",
-                       per_user_limit: int = 6, colour: str = "#0d6efd",
+                       per_user_limit: int = 6, colour: str = "#0d6efd", hidden: bool = False,
                        tiers: Iterable[TierData] = ()) -> TicketType:
     _require_owner(actor, event)
     ticket_type = TicketType(event=event, name=name.strip(), base_price=base_price, description=description,
-                             per_user_limit=per_user_limit, colour=colour,
+                             per_user_limit=per_user_limit, colour=colour, hidden=hidden,
                              position=event.ticket_types.count())
     ticket_type.full_clean()
     ticket_type.save()
@@ -124,12 +124,15 @@ def ticket_type_create(*, actor: User, event: Event, name: str, base_price: Deci
 
 @transaction.atomic
 def ticket_type_update(*, actor: User, ticket_type: TicketType, name: str, base_price: Decimal,
-                       description: str = "", per_user_limit: int = 6, colour: str = "#0d6efd",
+                       description: str = "", per_user_limit: int = 6, colour: str = "#0d6efd", hidden: bool = False,
                        tiers: Iterable[TierData] = ()) -> TicketType:
     """Changes apply to new holds; a hold keeps the price it was given."""
     _require_owner(actor, ticket_type.event)
+    if hidden and Seat.objects.filter(ticket_type=ticket_type).exists():
+        raise DomainError(_("A ticket type sold by seat cannot be hidden: access codes unlock general admission "
+                            "only."), code="hidden_seated")
     ticket_type.name, ticket_type.base_price, ticket_type.description = name.strip(), base_price, description
-    ticket_type.per_user_limit, ticket_type.colour = per_user_limit, colour
+    ticket_type.per_user_limit, ticket_type.colour, ticket_type.hidden = per_user_limit, colour, hidden
     ticket_type.full_clean()
     ticket_type.save()
     ticket_type.tiers.all().delete()
@@ -155,7 +158,8 @@ def _tiers_replace(ticket_type: TicketType, tiers: Iterable[TierData]) -> None:
 def seat_map_create(*, actor: User, event: Event, name: str, layout: object) -> SeatMap:
     """Checks the layout (ValidationError listing every problem) and generates its seats."""
     _require_owner(actor, event)
-    clean = layout_clean(layout, set(event.ticket_types.values_list("pk", flat=True)))
+    # Hidden ticket types are general admission only (sold with an access code), never a map's seats.
+    clean = layout_clean(layout, set(event.ticket_types.filter(hidden=False).values_list("pk", flat=True)))
     width, height = layout_size(clean)
     seat_map = SeatMap.objects.create(event=event, name=name.strip() or "Seat map", layout=clean,
                                       width=width, height=height)
@@ -301,19 +305,21 @@ class Taken:
 
 
 def hold_create(*, user: User, session: Session, seat_ids: Iterable[int] = (),
-                quantities: dict[int, int] | None = None, join: bool = False) -> Hold:
+                quantities: dict[int, int] | None = None, join: bool = False, access_code: str = "") -> Hold:
     """Holds these seats, or these GA quantities (ticket type id → n), all or none.
 
     With `join`, seats go into the buyer's live hold for this session (sharing
     its timer) if there is one. Raises SalesClosed, BadHoldRequest, SeatTaken,
     SoldOut, OverLimit, TooManyHolds; on any error nothing is held. The caller
-    has checked the buyer may see the session.
+    has checked the buyer may see the session. A hidden ticket type needs `access_code`
+    (orders.promo.access_take: PromoInvalid, PromoUsedUp).
     """
-    return hold_take(user=user, session_id=session.pk, seat_ids=seat_ids, quantities=quantities, join=join).hold
+    return hold_take(user=user, session_id=session.pk, seat_ids=seat_ids, quantities=quantities, join=join,
+                     access_code=access_code).hold
 
 
 def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities: dict[int, int] | None = None,
-              join: bool = False, then=None, check_visible: bool = False) -> Taken:
+              join: bool = False, then=None, check_visible: bool = False, access_code: str = "") -> Taken:
     """hold_create's work, answering with a Taken. `then(taken)` runs inside the hold's transaction
     (an order made of it), so both commit or neither; `check_visible` raises NotFound for a session
     the buyer may not see. `user` may be an accounts.authentication.TokenBuyer: only its id is used,
@@ -336,7 +342,8 @@ def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities
     elif sold_out := (fastpath.known_sold_out(session_id, quantities) if read is None else read[0]):
         raise SoldOut(name=", ".join(sold_out))
     try:
-        result = retry_deadlocks(lambda: _hold_in_transaction(user.pk, info, seat_ids, quantities, join, then))
+        result = retry_deadlocks(
+            lambda: _hold_in_transaction(user.pk, info, seat_ids, quantities, join, then, access_code))
     except BaseException:
         fastpath.unclaim_seats(session_id, seat_ids, token)
         raise
@@ -380,9 +387,9 @@ def retry_deadlocks(fn):
     raise AssertionError("unreachable")
 
 
-def _hold_in_transaction(user_id, info, seat_ids, quantities, join, then) -> Taken:
+def _hold_in_transaction(user_id, info, seat_ids, quantities, join, then, access_code="") -> Taken:
     with transaction.atomic():
-        taken, take = _hold_in_db(user_id, info, seat_ids, quantities, join)
+        taken, take = _hold_in_db(user_id, info, seat_ids, quantities, join, access_code)
         if then is not None:
             taken.result = then(taken)
         # Last: the seat rows and the GA stock row are what every buyer of the session contends for,
@@ -391,7 +398,8 @@ def _hold_in_transaction(user_id, info, seat_ids, quantities, join, then) -> Tak
     return taken
 
 
-def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, int], join: bool):
+def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, int], join: bool,
+                access_code: str = ""):
     """The buyer's row locked with its limits read, the hold and its items: three statements. Returns the
     Taken and what takes the seats or stock (one conditional UPDATE each) for the caller to run last."""
     now = timezone.now()
@@ -416,6 +424,11 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
     else:
         hold = Hold.objects.create(user_id=user_id, session_id=info.id,
                                    expires_at=now + timedelta(minutes=settings.HOLD_MINUTES))
+    hidden = {tt: n for tt, n in quantities.items() if info.ticket_types[tt].hidden}
+    if hidden:  # an access code's use, under its row lock: two more statements, for hidden types only
+        from orders.promo import access_take  # orders builds on tickets: asked lazily
+
+        access_take(user_id=user_id, event_id=info.event_id, code=access_code, wanted=hidden, hold_id=hold.pk, now=now)
     items, changes = [], []
     owner = owner_token(user_id) if seat_ids else None
     for seat_id in seat_ids:

@@ -28,7 +28,7 @@ from events.models import Event, EventStatus
 from events.selectors import event_visible_to, favourites_of
 from ticketing import behaviour
 from tickets import selectors, services
-from tickets.models import PriceTierKind, SeatStatus, Session
+from tickets.models import PriceTierKind, SeatStatus, Session, TicketType
 from tickets.selectors import StockRow
 
 # --- what the event page and the session page show about a session ------------------
@@ -211,14 +211,35 @@ def _js_strings() -> dict:
     }
 
 
+ACCESS_KEY = "access_codes"  # the visitor's session: event id → the access code they entered
+
+
+def _access_code(request, session: Session) -> tuple[str, set[int]]:
+    """The access code this visitor entered for the session's event and the hidden types it unlocks (a code
+    switched off or expired since is forgotten)."""
+    from orders import promo  # orders builds on tickets: asked lazily
+
+    code = request.session.get(ACCESS_KEY, {}).get(str(session.event_id), "")
+    if not code:
+        return "", set()
+    try:
+        return code, promo.access_unlocks(event_id=session.event_id, code=code)
+    except promo.PromoInvalid:
+        request.session[ACCESS_KEY] = {k: v for k, v in request.session[ACCESS_KEY].items()
+                                       if k != str(session.event_id)}
+        return "", set()
+
+
 @require_GET
 def session_detail(request, pk: int):
-    """A session's live seat map (seated) or ticket form (general admission), and the buyer's hold.
-    Roles: whoever may see the event."""
+    """A session's live seat map (seated) or ticket form (general admission), and the buyer's hold; on a
+    session with hidden ticket types, a box for the access code that shows them. Roles: whoever may see
+    the event."""
     session = _session_or_404(request, pk)
     state = selectors.seatmap_state(session, user=request.user)
     now = timezone.now()
-    offers = [_offer(r, now) for r in selectors.session_stock(session, now=now)]
+    code, unlocked = _access_code(request, session)
+    offers = [_offer(r, now) for r in selectors.session_stock(session, now=now, unlocked=unlocked)]
     status, status_text = _status(session, offers, now)
     if session.event.is_public:
         behaviour.track("session_view", request=request, event_id=session.event_id, session_id=session.pk,
@@ -226,8 +247,23 @@ def session_detail(request, pk: int):
     context = {"event": session.event, "state": state, "offers": offers, "status": status,
                "status_text": status_text, "on_sale": status == "on_sale", "strings": _js_strings(),
                "opens_at": session.sales_start, "opens_in": time_left(session.sales_start),
-               **_hold_context(request, session)}
+               "access_code": code, "has_hidden": not session.is_seated and session.stocks.filter(
+                   ticket_type__hidden=True).exists(), **_hold_context(request, session)}
     return render(request, "tickets/session.html", context)
+
+
+@require_POST
+def session_access(request, pk: int):
+    """Enters an access code: the hidden ticket types it unlocks show on the session page (kept in the
+    visitor's session for the event). Roles: whoever may see the event."""
+    from orders import promo  # orders builds on tickets: asked lazily
+
+    session = _session_or_404(request, pk)
+    code = promo.normalise(request.POST.get("code", ""))
+    names = TicketType.objects.filter(pk__in=promo.access_unlocks(event_id=session.event_id, code=code))
+    request.session[ACCESS_KEY] = {**request.session.get(ACCESS_KEY, {}), str(session.event_id): code}
+    messages.success(request, _("Unlocked: %(types)s.") % {"types": ", ".join(t.name for t in names)})
+    return redirect("tickets:session", pk=session.pk)
 
 
 @require_GET
@@ -253,7 +289,8 @@ def session_hold(request, pk: int):
     session = _session_or_404(request, pk)
     if not has_role(request.user, ANY_ROLE):
         return redirect_to_login(reverse("tickets:session", args=[session.pk]))
-    hold = services.hold_create(user=request.user, session=session, quantities=_quantities(request.POST, session))
+    hold = services.hold_create(user=request.user, session=session, quantities=_quantities(request.POST, session),
+                                access_code=request.session.get(ACCESS_KEY, {}).get(str(session.event_id), ""))
     if request.htmx:
         return render(request, "tickets/partials/hold_panel.html", _hold_context(request, session))
     messages.success(request, _("Your tickets are held until %(time)s.") % {

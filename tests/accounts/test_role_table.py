@@ -172,6 +172,13 @@ def _own_offer(ctx: Context) -> dict:
                                                  to=UserFactory().email).pk}
 
 
+def _presale(ctx: Context) -> dict:
+    from tests.orders.test_access_codes import presale
+
+    session, _types, _access = presale()
+    return {"session": session.pk}
+
+
 def new_session(ctx: Context) -> dict:
     start = ctx.event.start_time
     return {"event": ctx.event.pk, "start_time": start.isoformat(), "end_time": ctx.event.end_time.isoformat(),
@@ -288,6 +295,7 @@ ROWS = [
     Row("GET", "/events/wanted/", LOGGED_IN, 200, page=True),
     Row("GET", "/attendees/", LOGGED_IN, 200, page=True),
     Row("GET", "/tickets/transfers/", LOGGED_IN, 200, page=True),
+    Row("POST", "/sessions/{session}/access/", EVERYONE, 302, {"code": "FANCLUB"}, page=True, setup=_presale),
     Row("POST", "/tickets/transfers/{transfer}/accept/", LOGGED_IN, 302, page=True, setup=_offer_to_caller),
     Row("POST", "/events/{event}/want/", LOGGED_IN, 302, {"want": "1"}, page=True, event_status=EventStatus.APPROVED),
     Row("GET", "/checkin/", LOGGED_IN, 200, page=True),
