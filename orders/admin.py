@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import (
     AccessUse, CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
-    Wallet,
+    WaitlistEntry, Wallet,
 )
 from orders import transfers
 from ticketing.admin import ReadOnlyMixin
@@ -152,3 +152,13 @@ class TicketTransferAdmin(ReadOnlyMixin, admin.ModelAdmin):
                      "ticket__event__title", "ticket__order__number"]
     list_select_related = ["from_user", "to_user", "ticket__event", "ticket__seat", "ticket__ticket_type"]
     exclude = ["old_code"]
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Waiting lists (候补), in line order; joined, left and offered on the buyers' pages or the API."""
+
+    list_display = ["created_at", "session", "ticket_type", "user", "quantity", "deposit", "status", "offered_at"]
+    list_filter = ["status"]
+    search_fields = ["user__username", "user__email", "session__event__title"]
+    list_select_related = ["session__event", "ticket_type", "user"]

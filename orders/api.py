@@ -20,7 +20,7 @@ from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Event
-from orders import answers, codes, promo, providers, selectors, services, transfers
+from orders import answers, codes, promo, providers, selectors, services, transfers, waitlist
 from orders.serializers import (
     AttendeesSerializer,
     CallbackResultSerializer,
@@ -47,6 +47,8 @@ from orders.serializers import (
     TransferAcceptSerializer,
     TransferOfferSerializer,
     TransferSerializer,
+    WaitlistEntrySerializer,
+    WaitlistJoinSerializer,
     WalletAdjustSerializer,
     WalletSerializer,
 )
@@ -377,6 +379,42 @@ class CheckinRevocationsView(APIView):
             raise NotFound(_("No such event among those you check in."))
         return Response(RevocationsSerializer({"event": event.pk, "public_key": codes.public_key_b64(),
                                                "revoked": transfers.revocations(event.pk)}).data)
+
+
+class WaitlistView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Your waiting lists (候补)", responses={200: WaitlistEntrySerializer(many=True)},
+                   tags=["waitlist"])
+    def get(self, request):
+        return Response(WaitlistEntrySerializer(selectors.waitlist_of(request.user), many=True).data)
+
+    @extend_schema(summary="Join the waiting list of a sold-out ticket type",
+                   description="General admission only. Tickets that come back go to the line first, in order: "
+                   "held in your name for WAITLIST_OFFER_MINUTES (order them as any hold), or with `prepaid` "
+                   "ordered and paid at once from the points taken now. 409 `not_sold_out` while enough is on "
+                   "sale, `waitlist_joined` if you are in that line.", request=WaitlistJoinSerializer,
+                   responses={201: WaitlistEntrySerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS},
+                   tags=["waitlist"])
+    def post(self, request):
+        data = WaitlistJoinSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        entry = waitlist.waitlist_join(user=request.user, session_id=v["session"], ticket_type_id=v["ticket_type"],
+                                       quantity=v["quantity"], prepaid=v["prepaid"])
+        entry.place = waitlist.place_in_line(entry)
+        return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class WaitlistEntryView(APIView):
+    permission_classes = [BUYER]
+
+    @extend_schema(summary="Leave a waiting list", description="A deposit comes back in full.", request=None,
+                   responses={200: WaitlistEntrySerializer, 404: ERRORS, 409: ERRORS}, tags=["waitlist"])
+    def delete(self, request, entry_id: int):
+        entry = waitlist.waitlist_leave(user=request.user, entry_id=entry_id)
+        entry.place = None
+        return Response(WaitlistEntrySerializer(entry).data)
 
 
 class WalletView(APIView):

@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/transfers/<int:transfer_id>/cancel", api.TransferCancelView.as_view(), name="api_transfer_cancel"),
     path("api/checkin/events/<int:event_id>/revocations", api.CheckinRevocationsView.as_view(),
          name="api_checkin_revocations"),
+    path("api/waitlist", api.WaitlistView.as_view(), name="api_waitlist"),
+    path("api/waitlist/<int:entry_id>", api.WaitlistEntryView.as_view(), name="api_waitlist_entry"),
     path("api/wallet", api.WalletView.as_view(), name="api_wallet"),
     path("api/attendees", api.SavedAttendeesView.as_view(), name="api_attendees"),
     path("api/attendees/<int:attendee_id>", api.SavedAttendeeView.as_view(), name="api_attendee"),

@@ -7,6 +7,6 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self):
-        from orders import cancellations, services  # noqa: F401  (their outbox handlers)
+        from orders import cancellations, services, waitlist  # noqa: F401  (their outbox handlers)
 
         cancellations.connect()

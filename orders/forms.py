@@ -201,3 +201,10 @@ class TransferAcceptForm(forms.Form):
         c = self.cleaned_data
         return Attendee(name=c.get("name", ""), id_number=c.get("id_number", ""),
                         saved_id=int(c["person"]) if c.get("person") else None)
+
+
+class WaitlistJoinForm(forms.Form):
+    ticket_type = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.IntegerField(label=_("How many tickets"), min_value=1, max_value=50)
+    prepaid = forms.BooleanField(label=_("Pay now (候补 pre-paid): the tickets are yours the moment they come back"),
+                                 required=False)

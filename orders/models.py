@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
-from tickets.models import Hold, HoldItem, Seat, Session, TicketType
+from tickets.models import Hold, HoldItem, HoldStatus, Seat, Session, TicketType
 
 
 class Wallet(models.Model):
@@ -42,6 +42,7 @@ class LedgerKind(models.TextChoices):
     PURCHASE = "purchase", _("Purchase")
     REFUND = "refund", _("Refund")
     FEE = "fee", _("Refund fee")
+    DEPOSIT = "deposit", _("Waiting-list deposit")
 
 
 class LedgerEntry(models.Model):
@@ -451,6 +452,65 @@ class TicketTransfer(models.Model):
 
     def get_shown_status_display(self) -> str:
         return str(TransferStatus(self.shown_status).label)
+
+
+class WaitStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Tickets offered")
+    BOUGHT = "bought", _("Bought")
+    LAPSED = "lapsed", _("Offer lapsed")
+    LEFT = "left", _("Left the list")
+    CLOSED = "closed", _("Closed: the session started")
+
+
+class WaitlistEntry(models.Model):
+    """One buyer in the waiting list (候补) of a session's general-admission ticket type (orders.waitlist)."""
+
+    session = models.ForeignKey(Session, verbose_name=_("session"), on_delete=models.CASCADE, related_name="+")
+    ticket_type = models.ForeignKey(TicketType, verbose_name=_("ticket type"), on_delete=models.PROTECT,
+                                    related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="waitlist_entries")
+    quantity = models.PositiveSmallIntegerField(_("tickets"))
+    # Pre-paid: the price per ticket when joining, and what was taken from the wallet (0: not pre-paid).
+    unit_price = models.DecimalField(_("price"), max_digits=10, decimal_places=2, default=0)
+    deposit = models.DecimalField(_("paid in advance"), max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(_("status"), max_length=8, choices=WaitStatus.choices, default=WaitStatus.WAITING)
+    # 1 while waiting, NULL after: one place in a line per buyer (see Ticket.seat_claim).
+    live = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
+    hold = models.OneToOneField(Hold, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entry")
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("joined"), auto_now_add=True)
+    offered_at = models.DateTimeField(_("offered"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("waiting-list entry")
+        verbose_name_plural = _("waiting list")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "session", "ticket_type", "live"], name="waitlist_once_per_buyer"),
+            models.CheckConstraint(condition=Q(status="waiting", live=1) | (~Q(status="waiting") & Q(live__isnull=True)),
+                                   name="waitlist_live_matches_status"),
+            models.CheckConstraint(condition=Q(quantity__gte=1) & Q(deposit__gte=0), name="waitlist_amounts_valid"),
+            models.CheckConstraint(condition=Q(status__in=WaitStatus.values), name="waitlist_status_valid"),
+        ]
+        indexes = [models.Index(fields=["session", "ticket_type", "status", "created_at"], name="waitlist_line")]
+
+    def __str__(self) -> str:
+        return f"{self.user} × {self.quantity}"
+
+    @property
+    def shown_status(self) -> str:
+        """An offer reads as bought once its hold is sold, as lapsed once it ended unsold."""
+        if self.status == WaitStatus.OFFERED and self.hold is not None:
+            if self.hold.status == HoldStatus.CONSUMED:
+                return WaitStatus.BOUGHT
+            if self.hold.status != HoldStatus.ACTIVE or self.hold.expires_at <= timezone.now():
+                return WaitStatus.LAPSED
+        return self.status
+
+    def get_shown_status_display(self) -> str:
+        return str(WaitStatus(self.shown_status).label)
 
 
 class EventStaff(models.Model):

@@ -23,6 +23,9 @@ urlpatterns = [
     path("tickets/transfers/<int:pk>/accept/", views.transfer_accept, name="transfer_accept"),
     path("tickets/transfers/<int:pk>/decline/", views.transfer_decline, name="transfer_decline"),
     path("tickets/transfers/<int:pk>/cancel/", views.transfer_cancel, name="transfer_cancel"),
+    path("sessions/<int:pk>/waitlist/", views.waitlist_join, name="waitlist_join"),
+    path("waitlist/", views.waitlist_list, name="waitlist"),
+    path("waitlist/<int:pk>/leave/", views.waitlist_leave, name="waitlist_leave"),
     path("wallet/", views.wallet, name="wallet"),
     path("attendees/", views.saved_attendees, name="people"),
     # admins

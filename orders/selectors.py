@@ -9,7 +9,7 @@ from accounts.models import Role
 from events.models import Event
 from orders.models import (
     EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus,
-    TicketTransfer, TransferStatus, Wallet,
+    TicketTransfer, TransferStatus, WaitlistEntry, WaitStatus, Wallet,
 )
 from tickets.models import HoldItem, Session
 
@@ -68,6 +68,20 @@ def transfers_of(user) -> tuple[list[TicketTransfer], list[TicketTransfer]]:
     history = list(TicketTransfer.objects.filter(Q(from_user=user) | Q(to_user=user))
                    .exclude(pk__in=[t.pk for t in incoming]).select_related(*related).order_by("-created_at", "-pk")[:50])
     return incoming, history
+
+
+def waitlist_of(user, *, session_id: int | None = None) -> list[WaitlistEntry]:
+    """The user's waiting-list entries (those still waiting carry `place`, 1 = next), soonest session first."""
+    from orders.waitlist import place_in_line
+
+    entries = WaitlistEntry.objects.filter(user=user).select_related(
+        "session__event", "ticket_type", "hold", "order").order_by("-live", "session__start_time", "-created_at")
+    if session_id is not None:
+        entries = entries.filter(session_id=session_id, status=WaitStatus.WAITING)
+    entries = list(entries[:100])
+    for entry in entries:
+        entry.place = place_in_line(entry) if entry.status == WaitStatus.WAITING else None
+    return entries
 
 
 def wallet_entries(wallet: Wallet):

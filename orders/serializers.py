@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from orders.models import (
     LedgerEntry, Order, Payment, PromoCode, PromoKind, Refund, SavedAttendee, ScanResult, Ticket, TicketTransfer,
+    WaitlistEntry,
 )
 from orders.transfers import party
 from ticketing.bounds import POINTS_MAX, REASON_MAX
@@ -316,3 +317,30 @@ class RevocationsSerializer(serializers.Serializer):
     event = serializers.IntegerField()
     public_key = serializers.CharField(help_text=_("Ed25519 public key, base64 (raw 32 bytes)."))
     revoked = RevokedSerializer(many=True)
+
+
+class WaitlistJoinSerializer(serializers.Serializer):
+    session = serializers.IntegerField()
+    ticket_type = serializers.IntegerField(help_text=_("A sold-out general-admission ticket type of the session."))
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_PER_REQUEST)
+    prepaid = serializers.BooleanField(default=False, help_text=_(
+        "Pay the price now from the wallet: the tickets are yours the moment they come back (and the points back "
+        "if none do before the session)."))
+
+
+class WaitlistEntrySerializer(serializers.ModelSerializer):
+    event_title = serializers.CharField(source="session.event.title")
+    ticket_type_name = serializers.CharField(source="ticket_type.name")
+    status = serializers.CharField(source="shown_status", help_text=_(
+        "waiting, offered (held for you: order it), bought, lapsed, left, closed."))
+    place = serializers.IntegerField(allow_null=True, help_text=_("Your place in line while waiting (1: next)."))
+    offer_until = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WaitlistEntry
+        fields = ["id", "session", "event_title", "ticket_type", "ticket_type_name", "quantity", "status", "place",
+                  "deposit", "hold", "offer_until", "order", "created_at", "offered_at"]
+        read_only_fields = fields
+
+    def get_offer_until(self, entry) -> datetime | None:
+        return entry.hold.expires_at if entry.hold_id and entry.shown_status == "offered" else None

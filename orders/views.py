@@ -26,10 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, role_required
 from events.models import Event
-from orders import promo, providers, selectors, services, transfers
+from orders import promo, providers, selectors, services, transfers, waitlist
 from orders.forms import (
     AttendeesForm, CheckinEventsForm, PromoApplyForm, PromoForm, RefundRequestForm, RefundReviewForm,
-    SavedAttendeeForm, ScanForm, StaffAddForm, TransferAcceptForm, TransferOfferForm, WalletAdjustForm,
+    SavedAttendeeForm, ScanForm, StaffAddForm, TransferAcceptForm, TransferOfferForm, WaitlistJoinForm,
+    WalletAdjustForm,
 )
 from orders.models import (
     EventStaff, Order, OrderStatus, PaymentMethod, ScanResult, Ticket, TicketStatus, TransferStatus,
@@ -338,6 +339,44 @@ def ticket_qr(request, pk: int):
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=f"ticket-{ticket.order.number}-{ticket.pk}.png")
     return response
+
+
+# --- waiting lists -------------------------------------------------------------------------
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def waitlist_join(request, pk: int):
+    """Joins the waiting list of a sold-out ticket type of the session (`ticket_type`, `quantity`, `prepaid`).
+    Roles: any signed-in user who may see the event."""
+    form = WaitlistJoinForm(request.POST)
+    if not form.is_valid():
+        raise DomainError(_("Choose how many tickets to wait for."), code="waitlist_quantity")
+    c = form.cleaned_data
+    entry = waitlist.waitlist_join(user=request.user, session_id=pk, ticket_type_id=c["ticket_type"],
+                                   quantity=c["quantity"], prepaid=c["prepaid"])
+    messages.success(request, _("You are number %(place)d in line. We will tell you when tickets come back.")
+                     % {"place": waitlist.place_in_line(entry)})
+    return redirect("tickets:session", pk=pk)
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def waitlist_list(request):
+    """我的候补: the user's waiting lists, their place in each line, offers and what came of them.
+    Roles: any signed-in user (their own)."""
+    return render(request, "orders/waitlist.html", {"entries": selectors.waitlist_of(request.user)})
+
+
+@role_required(*ANY_ROLE)
+@require_POST
+def waitlist_leave(request, pk: int):
+    """Leaves a waiting list (a deposit comes back). Roles: the entry's buyer."""
+    entry = waitlist.waitlist_leave(user=request.user, entry_id=pk)
+    messages.success(request, _("You have left the waiting list."))
+    if request.POST.get("next") == "session":
+        return redirect("tickets:session", pk=entry.session_id)
+    return redirect("orders:waitlist")
 
 
 # --- wallets -----------------------------------------------------------------------------

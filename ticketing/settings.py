@@ -115,6 +115,7 @@ CELERY_BEAT_SCHEDULE = {
     "on-sale-reminders": {"task": "tickets.tasks.send_due_reminders", "schedule": 60.0},
     "orders-expire": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 30.0},
     "cancellation-refunds": {"task": "orders.tasks.refund_cancellations", "schedule": 60.0},
+    "waiting-lists": {"task": "orders.tasks.waitlist_sweep", "schedule": 30.0},
     "outbox-sweep": {"task": "ticketing.tasks.outbox_sweep", "schedule": 15.0},
     "recs-rebuild": {"task": "analytics.tasks.recs_rebuild", "schedule": 900.0},
     "sales-rollup": {"task": "analytics.tasks.sales_rollup", "schedule": 60.0},
@@ -130,6 +131,8 @@ MONGODB_DB_ALIAS = "default"
 
 # --- Inventory ----------------------------------------------------------------
 HOLD_MINUTES = env.int("HOLD_MINUTES", default=10)
+# A waiting-list offer (orders.waitlist): the tickets held in its buyer's name this long.
+WAITLIST_OFFER_MINUTES = env.int("WAITLIST_OFFER_MINUTES", default=30)
 # Live holds one buyer may have at once (each may carry several seats/tickets).
 HOLD_MAX_ACTIVE = env.int("HOLD_MAX_ACTIVE", default=4)
 

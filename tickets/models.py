@@ -198,6 +198,8 @@ class Stock(models.Model):
     available = models.IntegerField()
     held = models.IntegerField(default=0)
     sold = models.IntegerField(default=0)
+    # Tickets the waiting list (orders.waitlist) waits for: of `available`, the open sale may take only the rest.
+    waiting = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("stock")
@@ -207,6 +209,7 @@ class Stock(models.Model):
             models.CheckConstraint(condition=Q(available__gte=0), name="stock_available_non_negative"),
             models.CheckConstraint(condition=Q(held__gte=0), name="stock_held_non_negative"),
             models.CheckConstraint(condition=Q(sold__gte=0), name="stock_sold_non_negative"),
+            models.CheckConstraint(condition=Q(waiting__gte=0), name="stock_waiting_non_negative"),
             models.CheckConstraint(condition=Q(total=F("available") + F("held") + F("sold")),
                                    name="stock_counters_add_up"),
         ]

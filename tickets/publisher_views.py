@@ -78,8 +78,10 @@ def inventory_overview(event: Event) -> dict:
     sessions = selectors.event_sessions(event)
     now = timezone.now()
     rows = defaultdict(list)
+    people = _waiting_people(sessions)
     for row in selectors.stock_rows(sessions, now=now, hidden=True):
         row.tier_labels = [t.label or tier_text(t) for t in row.tiers]
+        row.people = people.get((row.session_id, row.ticket_type.pk), 0)
         rows[row.session_id].append(row)
     for session in sessions:
         session.stock = rows[session.pk]
@@ -89,6 +91,15 @@ def inventory_overview(event: Event) -> dict:
         session.over = session.end_time <= now
     return {"ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions}
 
+
+
+def _waiting_people(sessions) -> dict[tuple[int, int], int]:
+    """(session, ticket type) → buyers in its waiting list (orders.waitlist)."""
+    from orders.models import WaitlistEntry, WaitStatus  # orders builds on tickets: asked lazily
+
+    rows = (WaitlistEntry.objects.filter(session__in=sessions, status=WaitStatus.WAITING)
+            .values("session_id", "ticket_type_id").annotate(n=Count("pk")))
+    return {(r["session_id"], r["ticket_type_id"]): r["n"] for r in rows}
 
 @role_required(Role.PUBLISHER)
 @require_GET

@@ -24,6 +24,7 @@ class StockRow:
     sold: int
     price: Decimal
     tiers: list
+    waiting: int = 0  # tickets the waiting list waits for (orders.waitlist); not in `available`
 
 
 def _expired_ga(session_ids, now) -> dict[tuple[int, int], int]:
@@ -43,11 +44,14 @@ def stock_rows(sessions: list[Session], *, now: datetime | None = None, unlocked
     types = {t.pk: t for t in TicketType.objects.filter(event_id__in={s.event_id for s in sessions})
              .prefetch_related("tiers") if hidden or not t.hidden or t.pk in unlocked}
     counts: dict[tuple[int, int], list[int]] = {}
+    waiting: dict[tuple[int, int], int] = {}
     expired = _expired_ga(ids, now)
     for stock in Stock.objects.filter(session_id__in=ids):
-        lapsed = expired.get((stock.session_id, stock.ticket_type_id), 0)
-        counts[(stock.session_id, stock.ticket_type_id)] = [
-            stock.total, stock.available + lapsed, stock.held - lapsed, stock.sold]
+        key = (stock.session_id, stock.ticket_type_id)
+        lapsed = expired.get(key, 0)
+        # What the open sale may take: the waiting list comes first.
+        counts[key] = [stock.total, max(stock.available + lapsed - stock.waiting, 0), stock.held - lapsed, stock.sold]
+        waiting[key] = stock.waiting
     live_held = Q(status=SeatStatus.HELD, held_until__gt=now)
     seats = (SessionSeat.objects.filter(session_id__in=ids).values("session_id", "ticket_type_id")
              .annotate(total=Count("pk"), sold=Count("pk", filter=Q(status=SeatStatus.SOLD)),
@@ -65,7 +69,7 @@ def stock_rows(sessions: list[Session], *, now: datetime | None = None, unlocked
             tiers = list(tt.tiers.all())
             result.append(StockRow(session.pk, tt, total, available, held, sold,
                                    price_for(tt.base_price, tiers, now=now, sold_ratio=ratio),
-                                   active_tiers(tiers, now=now, sold_ratio=ratio)))
+                                   active_tiers(tiers, now=now, sold_ratio=ratio), waiting.get((session.pk, tt_id), 0)))
     return result
 
 

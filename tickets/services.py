@@ -38,6 +38,7 @@ from accounts.models import Role, User
 from events.models import Event, EventStatus
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa: F401 - re-exported for callers
+from ticketing.outbox import outbox_add
 from tickets import catalogue, fastpath
 from tickets.broadcast import SeatChange, broadcast_changes
 from tickets.models import (
@@ -512,23 +513,52 @@ def _buyer_state(user_id: int, session_id: int, type_ids: list[int], now, join: 
 
 
 def _take_stock(info, ticket_type_id: int, n: int, now) -> bool:
+    """The open sale's take: of what is available, what the waiting list waits for (`waiting`) is not its."""
     stock = Stock.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id)
     take = {"available": F("available") - n, "held": F("held") + n}
     # More than asked is left (the usual case): one statement. Else exactly the last ones?
-    taken = stock.filter(available__gt=n).update(**take)
-    if not taken and stock.filter(available=n).update(**take):
+    taken = stock.filter(available__gt=F("waiting") + n).update(**take)
+    if not taken and stock.filter(available=F("waiting") + n).update(**take):
         # The last ones: search stops offering the event once this commits.
         transaction.on_commit(lambda: event_summary_refresh(event_id=info.event_id))
         return True
     if not taken:
-        taken = stock.filter(available__gte=n).update(**take)
+        taken = stock.filter(available__gte=F("waiting") + n).update(**take)
     # Stock in holds past their expiry is free: return it for good, then try once more.
     if not taken and _expire_due_holding(info.id, ticket_type_id, now):
-        taken = stock.filter(available__gte=n).update(available=F("available") - n, held=F("held") + n)
-    if not taken and not stock.filter(available__gt=0).exists():
+        taken = stock.filter(available__gte=F("waiting") + n).update(**take)
+    if not taken and not stock.filter(available__gt=F("waiting")).exists():
         # None left at all (not just fewer than asked): turn the next buyers away before the database.
         fastpath.mark_sold_out(info.id, ticket_type_id, info.ticket_types[ticket_type_id].name)
     return bool(taken)
+
+
+def stock_lock(*, session_id: int, ticket_type_id: int, reclaim: bool = True) -> Stock:
+    """Inside a transaction: the GA stock row, locked (orders.waitlist moves its line under this lock);
+    with `reclaim`, holds past their expiry give their tickets back first."""
+    if reclaim:
+        _expire_due_holding(session_id, ticket_type_id, timezone.now())
+    return Stock.objects.select_for_update().get(session_id=session_id, ticket_type_id=ticket_type_id)
+
+
+def hold_for_waitlist(*, user_id: int, info, ticket_type_id: int, quantity: int, until: datetime,
+                      unit_price: Decimal | None = None) -> Hold:
+    """Inside orders.waitlist's offer, under stock_lock: a hold in the buyer's name of tickets the line was
+    waiting for (they leave `available` and `waiting` together), at the price now or `unit_price`."""
+    price = unit_price if unit_price is not None else price_now(info, ticket_type_id, timezone.now())
+    hold = Hold.objects.create(user_id=user_id, session_id=info.id, expires_at=until)
+    HoldItem.objects.create(hold=hold, ticket_type_id=ticket_type_id, quantity=quantity, unit_price=price)
+    if not Stock.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id, available__gte=quantity,
+                                waiting__gte=quantity).update(available=F("available") - quantity,
+                                                              held=F("held") + quantity,
+                                                              waiting=F("waiting") - quantity):
+        raise SoldOut(name=info.ticket_types[ticket_type_id].name)
+    return hold
+
+
+def price_now(info, ticket_type_id: int, now) -> Decimal:
+    """What a hold of this type made now would cost each ticket."""
+    return _price_now(info.ticket_types[ticket_type_id], info, now)
 
 
 def _expire_due_holding(session_id: int, ticket_type_id: int, now) -> int:
@@ -608,6 +638,10 @@ def _end_hold(hold_id: int, status: str, now, *, from_status: str, expired_only:
             available=F("available") + n, **{counter: F(counter) - n})
         changes.append(SeatChange(ticket_type=tt))
     transaction.on_commit(lambda: fastpath.forget_seats(session_id, seats, [tt for tt, _n in items]))
+    waited = list(Stock.objects.filter(session_id=session_id, ticket_type_id__in=[tt for tt, _n in items],
+                                       waiting__gt=0).values_list("ticket_type_id", flat=True)) if items else []
+    if waited:  # the tickets go to the waiting list first (orders.waitlist), after commit, never lost
+        outbox_add(handler="orders.waitlist", payload={"session": session_id, "types": waited})
     return changes
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
@@ -248,8 +249,22 @@ def session_detail(request, pk: int):
                "status_text": status_text, "on_sale": status == "on_sale", "strings": _js_strings(),
                "opens_at": session.sales_start, "opens_in": time_left(session.sales_start),
                "access_code": code, "has_hidden": not session.is_seated and session.stocks.filter(
-                   ticket_type__hidden=True).exists(), **_hold_context(request, session)}
+                   ticket_type__hidden=True).exists(), **_waitlist_context(request, session, offers),
+               **_hold_context(request, session)}
     return render(request, "tickets/session.html", context)
+
+
+def _waitlist_context(request, session: Session, offers: list[Offer]) -> dict:
+    """The sold-out GA types a buyer may wait for, and their places in those lines (orders.waitlist)."""
+    if session.is_seated or not session.sales_open() or not session.event.is_public:
+        return {"waitlist": []}
+    from orders.selectors import waitlist_of  # orders builds on tickets: asked lazily
+
+    mine = ({e.ticket_type_id: e for e in waitlist_of(request.user, session_id=session.pk)}
+            if request.user.is_authenticated else {})
+    return {"waitlist": [(offer, mine.get(offer.row.ticket_type.pk)) for offer in offers
+                         if offer.row.available <= 0 or offer.row.ticket_type.pk in mine],
+            "prepaid_allowed": not session.event.real_name_required, "waitlist_minutes": settings.WAITLIST_OFFER_MINUTES}
 
 
 @require_POST

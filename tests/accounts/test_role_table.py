@@ -179,6 +179,21 @@ def _presale(ctx: Context) -> dict:
     return {"session": session.pk}
 
 
+def _sold_out_type(ctx: Context) -> dict:
+    from tests.orders.test_waitlist import sold_out
+
+    session, tt, _hold = sold_out()
+    return {"session": session.pk, "tt": tt.pk}
+
+
+def _own_wait(ctx: Context) -> dict:
+    from orders.waitlist import waitlist_join
+
+    extra = _sold_out_type(ctx)
+    entry = waitlist_join(user=_buyer(ctx), session_id=extra["session"], ticket_type_id=extra["tt"], quantity=1)
+    return {"entry": entry.pk}
+
+
 def new_session(ctx: Context) -> dict:
     start = ctx.event.start_time
     return {"event": ctx.event.pk, "start_time": start.isoformat(), "end_time": ctx.event.end_time.isoformat(),
@@ -257,6 +272,12 @@ ROWS = [
     Row("POST", "/api/transfers/{transfer}/decline", LOGGED_IN, 200, setup=_offer_to_caller),
     Row("POST", "/api/transfers/{transfer}/cancel", LOGGED_IN, 200, setup=_own_offer),
     Row("GET", "/api/checkin/events/{event_id}/revocations", LOGGED_IN, 200, setup=_door),
+    # Waiting lists: each signed-in buyer their own entries (tests/orders/test_waitlist.py).
+    Row("GET", "/api/waitlist", LOGGED_IN, 200),
+    Row("POST", "/api/waitlist", LOGGED_IN, 201,
+        lambda ctx: {"session": ctx.extra["session"], "ticket_type": ctx.extra["tt"], "quantity": 1},
+        setup=_sold_out_type),
+    Row("DELETE", "/api/waitlist/{entry}", LOGGED_IN, 200, setup=_own_wait),
     Row("GET", "/api/wallet", LOGGED_IN, 200),
     # Saved attendees: each signed-in user their own (tests/orders/test_real_name.py).
     Row("GET", "/api/attendees", LOGGED_IN, 200),
@@ -295,6 +316,9 @@ ROWS = [
     Row("GET", "/events/wanted/", LOGGED_IN, 200, page=True),
     Row("GET", "/attendees/", LOGGED_IN, 200, page=True),
     Row("GET", "/tickets/transfers/", LOGGED_IN, 200, page=True),
+    Row("GET", "/waitlist/", LOGGED_IN, 200, page=True),
+    Row("POST", "/sessions/{session}/waitlist/", LOGGED_IN, 302,
+        lambda ctx: {"ticket_type": ctx.extra["tt"], "quantity": "1"}, page=True, setup=_sold_out_type),
     Row("POST", "/sessions/{session}/access/", EVERYONE, 302, {"code": "FANCLUB"}, page=True, setup=_presale),
     Row("POST", "/tickets/transfers/{transfer}/accept/", LOGGED_IN, 302, page=True, setup=_offer_to_caller),
     Row("POST", "/events/{event}/want/", LOGGED_IN, 302, {"want": "1"}, page=True, event_status=EventStatus.APPROVED),
