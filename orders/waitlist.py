@@ -1,4 +1,4 @@
-"""Waiting lists (候补) for sold-out general-admission ticket types.
+"""Waiting lists (候补) for sold-out ticket types: general admission, and the seats of a type (a section).
 
 A buyer joins the line of a session's ticket type for 1 to its limit of tickets when what is on open sale
 (available less what the line already waits for) cannot give them that many; they see their place and may
@@ -6,6 +6,7 @@ leave. Optionally pre-paid: the price now is taken from the wallet on joining (a
 
 Tickets that come back (a hold lapses or is let go, an order expires or is cancelled, a refund is approved)
 go to the line first: the open sale may take only `available - waiting` (tickets.services._take_stock), and
+no seat of a type anyone waits for (tickets.services: the seat hold's own UPDATE excludes them), and
 `waitlist_offer` gives the next entries, in order of joining, a hold in their name for WAITLIST_OFFER_MINUTES
 (only they can order it), with an in-app notification, a websocket push and an email. A pre-paid entry is
 fulfilled at once: its order is paid from the deposit and its e-tickets issued. The line is strict: an entry
@@ -13,9 +14,10 @@ that wants more than has come back waits, and those behind it too. An offer that
 and the next in line gets them. When the session starts, whoever is still waiting is told, and a deposit
 comes back in full (`waitlist_close_due`, beat).
 
-Every move holds the stock row's lock (the same row every hold of the type updates), so two processes
-offering at once offer each ticket once and each entry once, and nothing is both offered and on open sale.
-Locks are taken as everywhere else: the buyer's row, the wallet, then the stock row.
+Every move holds the line's lock (general admission: the stock row every hold of the type updates; seated:
+the session's row, seats being taken by conditional updates), so two processes offering at once offer each
+ticket once and each entry once, and nothing is both offered and on open sale. Locks are taken as
+everywhere else: the buyer's row, the wallet, then the stock row (or the session's).
 """
 
 import logging
@@ -24,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,7 +40,7 @@ from orders.models import (
 from ticketing.errors import Conflict, DomainError, NotFound
 from ticketing.outbox import outbox_handler
 from tickets import services as inventory
-from tickets.models import Stock
+from tickets.models import SeatStatus, Session, SessionSeat, Stock
 
 log = logging.getLogger(__name__)
 W = WaitStatus
@@ -54,10 +56,10 @@ def _info(user, session_id: int, ticket_type_id: int):
     if info is None or not info.visible_to(user):
         raise NotFound(_("No such session."))
     tt = info.ticket_types.get(ticket_type_id)
-    if info.seated or tt is None or tt.hidden or not Stock.objects.filter(
-            session_id=session_id, ticket_type_id=ticket_type_id).exists():
-        raise DomainError(_("Waiting lists are for the general-admission ticket types of a session."),
-                          code="waitlist_not_here")
+    sold_here = (any(seat[0] == ticket_type_id for seat in info.seats.values()) if info.seated
+                 else Stock.objects.filter(session_id=session_id, ticket_type_id=ticket_type_id).exists())
+    if tt is None or tt.hidden or not sold_here:
+        raise DomainError(_("No such ticket type in this session."), code="waitlist_not_here")
     if not info.sales_open(timezone.now()):
         raise inventory.SalesClosed()
     return info, tt
@@ -91,13 +93,41 @@ def waitlist_join(*, user: User, session_id: int, ticket_type_id: int, quantity:
         if entry.deposit:
             services._ledger(wallet.pk, LedgerKind.DEPOSIT, -entry.deposit, once_key=f"deposit:{entry.pk}",
                              reason=str(_("Waiting list, %(event)s") % {"event": info.event_title}))
-        stock = inventory.stock_lock(session_id=session_id, ticket_type_id=ticket_type_id)
-        if stock.available - stock.waiting >= quantity:
+        stock = _line_lock(info, ticket_type_id)
+        if _open(info, ticket_type_id, stock, exclude=entry.pk) >= quantity:
             raise NotSoldOut()
-        Stock.objects.filter(pk=stock.pk).update(waiting=F("waiting") + quantity)
-        transaction.on_commit(lambda: waitlist_offer(session_id=session_id, ticket_type_id=ticket_type_id))
+        if stock is not None:
+            Stock.objects.filter(pk=stock.pk).update(waiting=F("waiting") + quantity)
+        transaction.on_commit(lambda: _after_join(session_id, ticket_type_id))
     entry.refresh_from_db()
     return entry
+
+
+def _after_join(session_id: int, ticket_type_id: int) -> None:
+    # What the open sale may take has changed for everyone who looks (stock snapshots, open seat maps).
+    inventory.broadcast_changes(session_id, [inventory.SeatChange(ticket_type=ticket_type_id)])
+    waitlist_offer(session_id=session_id, ticket_type_id=ticket_type_id)
+
+
+def _line_lock(info, ticket_type_id: int, *, reclaim: bool = True) -> Stock | None:
+    """Inside a transaction: the lock a line moves under. General admission: the type's stock row (which every
+    hold of it updates), returned; seated: the session's row (seats are taken by conditional updates)."""
+    if not info.seated:
+        return inventory.stock_lock(session_id=info.id, ticket_type_id=ticket_type_id, reclaim=reclaim)
+    Session.objects.select_for_update().filter(pk=info.id).first()
+    return None
+
+
+def _open(info, ticket_type_id: int, stock: Stock | None, *, exclude: int | None = None) -> int:
+    """How many of the type the open sale could still sell now (what is free, less what the line waits for)."""
+    if stock is not None:
+        return stock.available - stock.waiting
+    now = timezone.now()
+    free = (SessionSeat.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id)
+            .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now)).count())
+    waiting = (WaitlistEntry.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id, status=W.WAITING)
+               .exclude(pk=exclude).aggregate(n=Sum("quantity"))["n"] or 0)
+    return free - waiting
 
 
 def waitlist_leave(*, user: User, entry_id: int) -> WaitlistEntry:
@@ -117,11 +147,13 @@ def _close(entry: WaitlistEntry, status: str) -> bool:
     """Inside a transaction: a waiting entry leaves the line (its deposit back); False if it was not waiting.
     The wallet's row first, then the stock's, then the entry's: the order every writer keeps."""
     wallet = Wallet.objects.select_for_update().filter(user_id=entry.user_id).first() if entry.deposit else None
-    stock = inventory.stock_lock(session_id=entry.session_id, ticket_type_id=entry.ticket_type_id, reclaim=False)
+    info = inventory.catalogue.session_info(entry.session_id)
+    stock = _line_lock(info, entry.ticket_type_id, reclaim=False)
     if not WaitlistEntry.objects.filter(pk=entry.pk, status=W.WAITING).update(
             status=status, live=None, closed_at=timezone.now()):
         return False
-    Stock.objects.filter(pk=stock.pk).update(waiting=F("waiting") - entry.quantity)
+    if stock is not None:
+        Stock.objects.filter(pk=stock.pk).update(waiting=F("waiting") - entry.quantity)
     if entry.deposit:
         services._ledger(wallet.pk, LedgerKind.REFUND, entry.deposit, once_key=f"deposit-back:{entry.pk}",
                          reason=str(_("Waiting list deposit back")))
@@ -148,18 +180,25 @@ def waitlist_offer(*, session_id: int, ticket_type_id: int) -> int:
         return 0
     offered = []
     with transaction.atomic():
-        stock = inventory.stock_lock(session_id=session_id, ticket_type_id=ticket_type_id)
-        free = stock.available
+        stock = _line_lock(info, ticket_type_id)
+        free = stock.available if stock is not None else None
         entries = (WaitlistEntry.objects.select_for_update().filter(
             session_id=session_id, ticket_type_id=ticket_type_id, status=W.WAITING).order_by("created_at", "pk"))
         for entry in entries:
-            if entry.quantity > free:
+            until = now + timedelta(minutes=settings.WAITLIST_OFFER_MINUTES)
+            price = entry.unit_price if entry.deposit else None
+            if stock is None:  # seated: the first free seats of the type, if there are enough
+                hold = inventory.hold_seats_for_waitlist(user_id=entry.user_id, info=info,
+                                                         ticket_type_id=ticket_type_id, quantity=entry.quantity,
+                                                         until=until, unit_price=price)
+            elif entry.quantity <= free:
+                hold = inventory.hold_for_waitlist(user_id=entry.user_id, info=info, ticket_type_id=ticket_type_id,
+                                                   quantity=entry.quantity, until=until, unit_price=price)
+                free -= entry.quantity
+            else:
+                hold = None
+            if hold is None:
                 break  # the line is strict: who wants more waits, and so does everyone behind them
-            minutes = settings.WAITLIST_OFFER_MINUTES
-            hold = inventory.hold_for_waitlist(user_id=entry.user_id, info=info, ticket_type_id=ticket_type_id,
-                                               quantity=entry.quantity, until=now + timedelta(minutes=minutes),
-                                               unit_price=entry.unit_price if entry.deposit else None)
-            free -= entry.quantity
             order = _fulfil_prepaid(entry, hold, info) if entry.deposit else None
             WaitlistEntry.objects.filter(pk=entry.pk, status=W.WAITING).update(
                 status=W.OFFERED, live=None, hold=hold, order=order, offered_at=now)

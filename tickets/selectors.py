@@ -51,14 +51,16 @@ def stock_rows(sessions: list[Session], *, now: datetime | None = None, unlocked
         lapsed = expired.get(key, 0)
         # What the open sale may take: the waiting list comes first.
         counts[key] = [stock.total, max(stock.available + lapsed - stock.waiting, 0), stock.held - lapsed, stock.sold]
-        waiting[key] = stock.waiting
     live_held = Q(status=SeatStatus.HELD, held_until__gt=now)
     seats = (SessionSeat.objects.filter(session_id__in=ids).values("session_id", "ticket_type_id")
              .annotate(total=Count("pk"), sold=Count("pk", filter=Q(status=SeatStatus.SOLD)),
                        held=Count("pk", filter=live_held)))
+    waiting.update(_waiting(ids))
     for row in seats:
-        available = row["total"] - row["sold"] - row["held"]
-        counts[(row["session_id"], row["ticket_type_id"])] = [row["total"], available, row["held"], row["sold"]]
+        key = (row["session_id"], row["ticket_type_id"])
+        # A type someone waits for has none on open sale: its seats go to the line (orders.waitlist).
+        available = 0 if waiting.get(key) else row["total"] - row["sold"] - row["held"]
+        counts[key] = [row["total"], available, row["held"], row["sold"]]
     result = []
     for session in sessions:
         for tt_id, tt in types.items():
@@ -71,6 +73,15 @@ def stock_rows(sessions: list[Session], *, now: datetime | None = None, unlocked
                                    price_for(tt.base_price, tiers, now=now, sold_ratio=ratio),
                                    active_tiers(tiers, now=now, sold_ratio=ratio), waiting.get((session.pk, tt_id), 0)))
     return result
+
+
+def _waiting(session_ids) -> dict[tuple[int, int], int]:
+    """(session, ticket type) → tickets its waiting list waits for."""
+    from orders.models import WaitlistEntry, WaitStatus  # orders builds on tickets: asked lazily
+
+    rows = (WaitlistEntry.objects.filter(session_id__in=session_ids, status=WaitStatus.WAITING)
+            .values("session_id", "ticket_type_id").annotate(n=Sum("quantity")))
+    return {(r["session_id"], r["ticket_type_id"]): r["n"] for r in rows}
 
 
 def session_stock(session: Session, *, now: datetime | None = None, unlocked: Collection[int] = ()) -> list[StockRow]:

@@ -443,12 +443,20 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
 
     def take() -> None:
         if seat_ids:
+            # Not a seat of a type whose waiting list waits (orders.waitlist offers those): in the same statement.
             taken = (SessionSeat.objects.filter(session_id=info.id, seat_id__in=seat_ids)
                      .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
+                     .exclude(ticket_type_id__in=_waited_types(info.id))
                      .update(status=SeatStatus.HELD, hold=hold, held_until=hold.expires_at,
                              version=F("version") + 1))
             if taken != len(seat_ids):
-                raise SeatTaken(seats=_seat_names(info, _unavailable(info.id, seat_ids, now)))
+                unavailable = _unavailable(info.id, seat_ids, now)
+                kept = [s for s in seat_ids if s not in unavailable and info.seats[s][0] in set(
+                    _waited_types(info.id).values_list("ticket_type_id", flat=True))]
+                if kept and not unavailable:
+                    raise SeatTaken(_("%(seats)s is kept for the waiting list: seats of its type go to those "
+                                      "waiting first."), seats=_seat_names(info, kept))
+                raise SeatTaken(seats=_seat_names(info, unavailable or seat_ids))
         for tt, n in sorted(quantities.items()):
             if not _take_stock(info, tt, n, now):
                 raise SoldOut(name=info.ticket_types[tt].name)
@@ -601,9 +609,44 @@ def _expired_quantity(session_id: int, ticket_type_id: int, now) -> int:
 
 
 def _unavailable(session_id: int, seat_ids, now) -> list[int]:
+    """Of these seats, those held or sold."""
     return list(SessionSeat.objects.filter(session_id=session_id, seat_id__in=seat_ids)
                 .exclude(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
-                .values_list("seat_id", flat=True)) or list(seat_ids)
+                .values_list("seat_id", flat=True))
+
+
+def _waited_types(session_id: int):
+    """The session's ticket types someone waits for (orders.waitlist), as a subquery."""
+    from orders.models import WaitlistEntry, WaitStatus  # orders builds on tickets: asked lazily
+
+    return WaitlistEntry.objects.filter(session_id=session_id, status=WaitStatus.WAITING).values("ticket_type_id")
+
+
+def hold_seats_for_waitlist(*, user_id: int, info, ticket_type_id: int, quantity: int, until: datetime,
+                            unit_price: Decimal | None = None) -> Hold | None:
+    """Inside orders.waitlist's offer: the first `quantity` free seats of this type (by the map's order),
+    held in the buyer's name; None if fewer are free (nothing is held then)."""
+    now = timezone.now()
+    free = list(SessionSeat.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id)
+                .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now))
+                .order_by("seat_id").values_list("seat_id", flat=True)[:quantity])
+    if len(free) < quantity:
+        return None
+    price = unit_price if unit_price is not None else price_now(info, ticket_type_id, now)
+    hold = Hold.objects.create(user_id=user_id, session_id=info.id, expires_at=until)
+    HoldItem.objects.bulk_create(HoldItem(hold=hold, ticket_type_id=ticket_type_id, seat_id=s, unit_price=price)
+                                 for s in free)
+    lapsed = list(SessionSeat.objects.filter(session_id=info.id, seat_id__in=free, status=SeatStatus.HELD)
+                  .values_list("hold_id", flat=True))
+    for hold_id in set(lapsed):  # a lapsed hold on one of them ends first, as it would for any buyer
+        _end_hold(hold_id, HoldStatus.EXPIRED, now, from_status=HoldStatus.ACTIVE, expired_only=True)
+    if SessionSeat.objects.filter(session_id=info.id, seat_id__in=free, status=SeatStatus.FREE).update(
+            status=SeatStatus.HELD, hold=hold, held_until=until, version=F("version") + 1) != len(free):
+        raise SeatTaken(seats=_seat_names(info, free))
+    owner = owner_token(user_id)
+    changes = [SeatChange(seat=s, status=SeatStatus.HELD, owner=owner, until=until) for s in free]
+    transaction.on_commit(lambda: broadcast_changes(info.id, changes))
+    return hold
 
 
 def _seat_names(info, seat_ids) -> str:
@@ -625,7 +668,8 @@ def _end_hold(hold_id: int, status: str, now, *, from_status: str, expired_only:
     if not holds.update(status=status, ended_at=now):
         return None
     seat_status = SeatStatus.SOLD if from_status == HoldStatus.CONSUMED else SeatStatus.HELD
-    seats = list(SessionSeat.objects.filter(hold_id=hold_id, status=seat_status).values_list("seat_id", flat=True))
+    freed = list(SessionSeat.objects.filter(hold_id=hold_id, status=seat_status).values_list("seat_id", "ticket_type_id"))
+    seats = [s for s, _tt in freed]
     if seats:
         SessionSeat.objects.filter(hold_id=hold_id, status=seat_status).update(
             status=SeatStatus.FREE, hold=None, held_until=None, version=F("version") + 1)
@@ -638,8 +682,9 @@ def _end_hold(hold_id: int, status: str, now, *, from_status: str, expired_only:
             available=F("available") + n, **{counter: F(counter) - n})
         changes.append(SeatChange(ticket_type=tt))
     transaction.on_commit(lambda: fastpath.forget_seats(session_id, seats, [tt for tt, _n in items]))
-    waited = list(Stock.objects.filter(session_id=session_id, ticket_type_id__in=[tt for tt, _n in items],
-                                       waiting__gt=0).values_list("ticket_type_id", flat=True)) if items else []
+    back = {tt for tt, _n in items} | {tt for _s, tt in freed}
+    waited = sorted(set(_waited_types(session_id).filter(ticket_type_id__in=back).values_list(
+        "ticket_type_id", flat=True))) if back else []
     if waited:  # the tickets go to the waiting list first (orders.waitlist), after commit, never lost
         outbox_add(handler="orders.waitlist", payload={"session": session_id, "types": waited})
     return changes

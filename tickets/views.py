@@ -256,7 +256,7 @@ def session_detail(request, pk: int):
 
 def _waitlist_context(request, session: Session, offers: list[Offer]) -> dict:
     """The sold-out GA types a buyer may wait for, and their places in those lines (orders.waitlist)."""
-    if session.is_seated or not session.sales_open() or not session.event.is_public:
+    if not session.sales_open() or not session.event.is_public:
         return {"waitlist": []}
     from orders.selectors import waitlist_of  # orders builds on tickets: asked lazily
 

@@ -18,9 +18,10 @@ from orders.models import Order, OrderStatus, WaitlistEntry, WaitStatus
 from tests.factories import UserFactory
 from tests.helpers.processes import run_in_processes
 from tests.orders.flows import assert_wallet_consistent
-from tests.tickets.factories import ga_session
-from tickets.models import Hold, HoldStatus, Stock
-from tickets.services import SoldOut, hold_create, hold_release
+from tests.tickets.factories import ga_session, seat_ids, seated_session
+from tickets.models import Hold, HoldStatus, SessionSeat, Stock
+from tickets.selectors import session_stock
+from tickets.services import SeatTaken, SoldOut, hold_create, hold_release, seat_release
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -139,6 +140,22 @@ def test_two_processes_offering_one_returned_ticket_offer_it_once():
     assert (stock.available, stock.held, stock.waiting) == (0, 1, 2)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_offering_one_returned_seat_offer_it_once():
+    session, types = seated_session(rows=1, seats=1)
+    tt = types["Standard"]
+    hold = hold_create(user=UserFactory(), session=session, seat_ids=seat_ids(session))
+    entries = [_join(UserFactory(), session, tt) for _ in range(2)]
+    Hold.objects.filter(pk=hold.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    SessionSeat.objects.filter(session=session).update(held_until=timezone.now() - timedelta(seconds=1))
+
+    results = run_in_processes(offer, [(session.pk, tt.pk)] * 2)
+
+    assert sorted(results) == [0, 1]
+    assert [e.pk for e in WaitlistEntry.objects.filter(status=WaitStatus.OFFERED)] == [entries[0].pk]
+    assert SessionSeat.objects.get(session=session).hold.user_id == entries[0].user_id
+
+
 def test_a_prepaid_entry_is_fulfilled_at_once_from_its_deposit():
     session, tt, hold = sold_out(total=2)
     buyer = UserFactory()
@@ -165,6 +182,42 @@ def test_when_the_session_starts_waiting_buyers_are_told_and_deposits_come_back(
     assert Notification.objects.filter(user=plain, kind="waitlist_closed").exists()
     assert _stock(session, tt).waiting == 0
     assert waitlist.waitlist_close_due(now=session.start_time + timedelta(minutes=2)) == 0
+
+
+def test_a_seated_type_has_a_line_too_and_its_returned_seats_go_to_it_first(django_capture_on_commit_callbacks):
+    session, types = seated_session(rows=1, seats=3)
+    tt = types["Standard"]
+    seats = seat_ids(session)
+    with pytest.raises(waitlist.NotSoldOut):  # nobody waits while seats are free
+        _join(UserFactory(), session, tt, 1)
+    taken = hold_create(user=UserFactory(), session=session, seat_ids=seats)
+    first, walk_in = UserFactory(), UserFactory()
+    entry = _join(first, session, tt, 2)
+    assert [r.available for r in session_stock(session)] == [0]
+
+    with django_capture_on_commit_callbacks(execute=True):  # (the seats' fast-path marks go after commit)
+        hold_release(user=taken.user, hold_id=taken.pk)
+        waitlist.waitlist_offer(session_id=session.pk, ticket_type_id=tt.pk)
+
+    entry.refresh_from_db()
+    assert entry.status == WaitStatus.OFFERED
+    assert sorted(entry.hold.items.values_list("seat_id", flat=True)) == seats[:2]
+    with pytest.raises(SeatTaken):  # held for the first in line
+        hold_create(user=walk_in, session=session, seat_ids=seats[:1])
+    hold_create(user=walk_in, session=session, seat_ids=seats[2:])  # nobody waits any more: on open sale
+
+
+def test_a_seat_of_a_type_someone_waits_for_is_kept_for_the_line():
+    session, types = seated_session(rows=1, seats=2)
+    tt = types["Standard"]
+    seats = seat_ids(session)
+    taken = hold_create(user=UserFactory(), session=session, seat_ids=seats)
+    _join(UserFactory(), session, tt, 2)
+    _join(UserFactory(), session, tt, 1)
+    seat_release(user=taken.user, session=session, seat_id=seats[0])  # one seat back: the first waits for 2
+    assert waitlist.waitlist_offer(session_id=session.pk, ticket_type_id=tt.pk) == 0
+    with pytest.raises(SeatTaken, match="waiting list"):
+        hold_create(user=UserFactory(), session=session, seat_ids=seats[:1])
 
 
 def test_the_api_and_pages_join_list_and_leave(client):
