@@ -80,9 +80,15 @@ def waitlist_join(*, user: User, session_id: int, ticket_type_id: int, quantity:
     unit = inventory.price_now(info, ticket_type_id, now) if prepaid else Decimal("0")
     wallet = services.wallet_ensure(user=user) if prepaid else None
     with transaction.atomic():
+        # Locks as everywhere: the buyer's row, the wallet's, the line's; only then the entry's.
         held = inventory.buyer_lock_and_count(user_id=user.pk, session_id=session_id, ticket_type_id=ticket_type_id)
         if held + quantity > tt.per_user_limit:
             raise inventory.OverLimit(limit=tt.per_user_limit, name=tt.name)
+        if wallet is not None:
+            Wallet.objects.select_for_update().filter(pk=wallet.pk).first()
+        stock = _line_lock(info, ticket_type_id)
+        if _open(info, ticket_type_id, stock) >= quantity:
+            raise NotSoldOut()
         try:
             with transaction.atomic():
                 entry = WaitlistEntry.objects.create(session_id=session_id, ticket_type_id=ticket_type_id,
@@ -93,9 +99,6 @@ def waitlist_join(*, user: User, session_id: int, ticket_type_id: int, quantity:
         if entry.deposit:
             services._ledger(wallet.pk, LedgerKind.DEPOSIT, -entry.deposit, once_key=f"deposit:{entry.pk}",
                              reason=str(_("Waiting list, %(event)s") % {"event": info.event_title}))
-        stock = _line_lock(info, ticket_type_id)
-        if _open(info, ticket_type_id, stock, exclude=entry.pk) >= quantity:
-            raise NotSoldOut()
         if stock is not None:
             Stock.objects.filter(pk=stock.pk).update(waiting=F("waiting") + quantity)
         transaction.on_commit(lambda: _after_join(session_id, ticket_type_id))
@@ -118,7 +121,7 @@ def _line_lock(info, ticket_type_id: int, *, reclaim: bool = True) -> Stock | No
     return None
 
 
-def _open(info, ticket_type_id: int, stock: Stock | None, *, exclude: int | None = None) -> int:
+def _open(info, ticket_type_id: int, stock: Stock | None) -> int:
     """How many of the type the open sale could still sell now (what is free, less what the line waits for)."""
     if stock is not None:
         return stock.available - stock.waiting
@@ -126,7 +129,7 @@ def _open(info, ticket_type_id: int, stock: Stock | None, *, exclude: int | None
     free = (SessionSeat.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id)
             .filter(Q(status=SeatStatus.FREE) | Q(status=SeatStatus.HELD, held_until__lte=now)).count())
     waiting = (WaitlistEntry.objects.filter(session_id=info.id, ticket_type_id=ticket_type_id, status=W.WAITING)
-               .exclude(pk=exclude).aggregate(n=Sum("quantity"))["n"] or 0)
+               .aggregate(n=Sum("quantity"))["n"] or 0)
     return free - waiting
 
 

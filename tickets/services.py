@@ -451,8 +451,8 @@ def _hold_in_db(user_id: int, info, seat_ids: list[int], quantities: dict[int, i
                              version=F("version") + 1))
             if taken != len(seat_ids):
                 unavailable = _unavailable(info.id, seat_ids, now)
-                kept = [s for s in seat_ids if s not in unavailable and info.seats[s][0] in set(
-                    _waited_types(info.id).values_list("ticket_type_id", flat=True))]
+                waited = set(_waited_types(info.id).values_list("ticket_type_id", flat=True))
+                kept = [s for s in seat_ids if s not in unavailable and info.seats[s][0] in waited]
                 if kept and not unavailable:
                     raise SeatTaken(_("%(seats)s is kept for the waiting list: seats of its type go to those "
                                       "waiting first."), seats=_seat_names(info, kept))
