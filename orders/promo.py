@@ -268,13 +268,17 @@ def access_take(*, user_id: int, event_id: int, code: str, wanted: dict[int, int
     if not set(wanted) <= set(promo.ticket_types.values_list("pk", flat=True)):
         raise PromoInvalid(_("This access code does not unlock these tickets."))
     count = sum(wanted.values())
-    live = AccessUse.objects.filter(code=promo).filter(
-        Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now))
+    live = AccessUse.objects.filter(code=promo).filter(_counted(now))
     if promo.max_per_buyer is not None and _tickets(live.filter(user_id=user_id)) + count > promo.max_per_buyer:
         raise PromoInvalid(_("You have used this access code as often as it allows."))
     if promo.max_uses is not None and _tickets(live) + count > promo.max_uses:
         raise PromoUsedUp(_("This access code has been used up."))
     return AccessUse.objects.create(code=promo, hold_id=hold_id, user_id=user_id, quantity=count)
+
+
+def _counted(now) -> Q:
+    """The uses an access code's limits count: those of holds live or sold."""
+    return Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now)
 
 
 def _tickets(uses) -> int:
@@ -285,10 +289,8 @@ def with_access_uses(codes) -> list[PromoCode]:
     """The codes, each access code's `uses` set to the tickets it unlocked that are held or sold now (what
     the publisher reads; a discount code's `uses` is its counter)."""
     codes = list(codes)
-    now = timezone.now()
     rows = (AccessUse.objects.filter(code__in=[c.pk for c in codes if c.kind == PromoKind.ACCESS])
-            .filter(Q(hold__status=HoldStatus.CONSUMED) | Q(hold__status=HoldStatus.ACTIVE, hold__expires_at__gt=now))
-            .values("code_id").annotate(n=Sum("quantity")))
+            .filter(_counted(timezone.now())).values("code_id").annotate(n=Sum("quantity")))
     used = {r["code_id"]: r["n"] for r in rows}
     for code in codes:
         if code.kind == PromoKind.ACCESS:

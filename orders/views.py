@@ -585,7 +585,7 @@ def promo_codes(request, pk: int):
     event = _own_event(request, pk)
     codes = event.promo_codes.prefetch_related("ticket_types")
     if request.GET.get("format") == "csv":
-        response = HttpResponse(promo.promo_csv(codes), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(promo.promo_csv(promo.with_access_uses(codes)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = content_disposition_header(True, f"promo-codes-{event.pk}.csv")
         return response
     form = PromoForm(request.POST or None, event=event)

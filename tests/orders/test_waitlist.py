@@ -16,6 +16,7 @@ from accounts.models import Notification
 from orders import services, tasks, waitlist
 from orders.models import Order, OrderStatus, WaitlistEntry, WaitStatus
 from tests.factories import UserFactory
+from ticketing.models import OutboxMessage
 from tests.helpers.processes import run_in_processes
 from tests.orders.flows import assert_wallet_consistent
 from tests.tickets.factories import ga_session, seat_ids, seated_session
@@ -170,6 +171,21 @@ def test_a_prepaid_entry_is_fulfilled_at_once_from_its_deposit():
     assert assert_wallet_consistent(buyer).balance == D("4800.00")  # paid once, by the deposit
     refund = services.refund_request(user=buyer, order_id=entry.order_id, reason="有事")
     assert refund.amount == D("200.00")
+
+
+def test_an_approved_refund_sends_its_tickets_to_the_line_through_the_outbox():
+    session, tt, hold = sold_out(total=2)
+    first, buyer = hold.user, UserFactory()
+    paid = services.order_create(user=first, hold_ids=[hold.pk])  # the first buyer pays for both
+    services.order_pay(user=first, order_id=paid.pk, idempotency_key=uuid.uuid4().hex)
+    entry = _join(buyer, session, tt, 2)
+    refund = services.refund_request(user=first, order_id=paid.pk, reason="改期")
+    services.refund_review(actor=UserFactory(role="admin"), refund_id=refund.pk, approve=True)
+    sent = OutboxMessage.objects.filter(handler="orders.waitlist").last()
+    assert sent.payload == {"session": session.pk, "types": [tt.pk]}
+    waitlist._came_back(**sent.payload)  # what the worker runs
+    entry.refresh_from_db()
+    assert entry.status == WaitStatus.OFFERED and entry.hold.items.get().quantity == 2
 
 
 def test_when_the_session_starts_waiting_buyers_are_told_and_deposits_come_back():
