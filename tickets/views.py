@@ -255,7 +255,8 @@ def session_detail(request, pk: int):
 
 
 def _waitlist_context(request, session: Session, offers: list[Offer]) -> dict:
-    """The sold-out GA types a buyer may wait for, and their places in those lines (orders.waitlist)."""
+    """The sold-out ticket types a buyer may wait for (not hidden ones), and their places in those lines
+    (orders.waitlist)."""
     if not session.sales_open() or not session.event.is_public:
         return {"waitlist": []}
     from orders.selectors import waitlist_of  # orders builds on tickets: asked lazily
@@ -263,7 +264,8 @@ def _waitlist_context(request, session: Session, offers: list[Offer]) -> dict:
     mine = ({e.ticket_type_id: e for e in waitlist_of(request.user, session_id=session.pk)}
             if request.user.is_authenticated else {})
     return {"waitlist": [(offer, mine.get(offer.row.ticket_type.pk)) for offer in offers
-                         if offer.row.available <= 0 or offer.row.ticket_type.pk in mine],
+                         if not offer.row.ticket_type.hidden
+                         and (offer.row.available <= 0 or offer.row.ticket_type.pk in mine)],
             "prepaid_allowed": not session.event.real_name_required, "waitlist_minutes": settings.WAITLIST_OFFER_MINUTES}
 
 

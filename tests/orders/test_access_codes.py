@@ -16,7 +16,7 @@ from tests.factories import UserFactory
 from tests.helpers.processes import run_in_processes
 from tests.tickets.factories import ga_session, seated_session
 from tickets import services as inventory
-from tickets.models import Hold, HoldStatus, TicketType
+from tickets.models import Hold, HoldStatus, Stock, TicketType
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -146,8 +146,11 @@ def test_on_the_page_the_code_shows_the_hidden_tickets_and_holds_them(client):
                         follow=True)
     assert "Presale" not in wrong.content.decode().split('data-testid="ga-form"')[1].split("</form>")[0]
     client.post(f"/sessions/{session.pk}/access/", {"code": "fanclub"})
+    Stock.objects.filter(session=session, ticket_type=types["Presale"]).update(available=0, sold=20)  # sold out
     page = client.get(f"/sessions/{session.pk}/").content.decode()
     assert 'data-testid="unlocked-type"' in page and 'data-testid="access-unlocked"' in page
+    assert 'data-testid="waitlist"' not in page  # no waiting list for a hidden type
+    Stock.objects.filter(session=session, ticket_type=types["Presale"]).update(available=20, sold=0)
     held = client.post(f"/sessions/{session.pk}/hold/", {f"qty-{types['Presale'].pk}": "2"})
     assert held.status_code == 302
     assert Hold.objects.get(user=buyer).items.get().ticket_type_id == types["Presale"].pk
