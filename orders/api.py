@@ -402,7 +402,7 @@ class WaitlistView(APIView):
         v = data.validated_data
         entry = waitlist.waitlist_join(user=request.user, session_id=v["session"], ticket_type_id=v["ticket_type"],
                                        quantity=v["quantity"], prepaid=v["prepaid"])
-        entry.place = waitlist.place_in_line(entry)
+        entry.place = selectors.place_in_line(entry)
         return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 

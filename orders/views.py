@@ -356,7 +356,7 @@ def waitlist_join(request, pk: int):
     entry = waitlist.waitlist_join(user=request.user, session_id=pk, ticket_type_id=c["ticket_type"],
                                    quantity=c["quantity"], prepaid=c["prepaid"])
     messages.success(request, _("You are number %(place)d in line. We will tell you when tickets come back.")
-                     % {"place": waitlist.place_in_line(entry)})
+                     % {"place": selectors.place_in_line(entry)})
     return redirect("tickets:session", pk=pk)
 
 

@@ -163,14 +163,6 @@ def _close(entry: WaitlistEntry, status: str) -> bool:
     return True
 
 
-def place_in_line(entry: WaitlistEntry) -> int:
-    """1 for the first entry still waiting."""
-    ahead = WaitlistEntry.objects.filter(session_id=entry.session_id, ticket_type_id=entry.ticket_type_id,
-                                         status=W.WAITING).filter(
-        Q(created_at__lt=entry.created_at) | Q(created_at=entry.created_at, pk__lt=entry.pk))
-    return ahead.count() + 1
-
-
 def waitlist_offer(*, session_id: int, ticket_type_id: int) -> int:
     """Offers what has come back to the line, in order; returns how many entries got an offer. Safe to run
     any time, anywhere, as often as asked (each entry and each ticket is offered once)."""
@@ -206,8 +198,9 @@ def waitlist_offer(*, session_id: int, ticket_type_id: int) -> int:
             WaitlistEntry.objects.filter(pk=entry.pk, status=W.WAITING).update(
                 status=W.OFFERED, live=None, hold=hold, order=order, offered_at=now)
             offered.append((entry, hold, order))
+        users = User.objects.in_bulk([entry.user_id for entry, _hold, _order in offered])
         for entry, hold, order in offered:
-            _tell_offered(entry, hold, order, info)
+            _tell_offered(entry, hold, order, info, users[entry.user_id])
     if offered:
         inventory.broadcast_changes(session_id, [inventory.SeatChange(ticket_type=ticket_type_id)])
     return len(offered)
@@ -225,8 +218,7 @@ def _fulfil_prepaid(entry: WaitlistEntry, hold, info) -> Order:
     return order
 
 
-def _tell_offered(entry, hold, order, info) -> None:
-    user = User.objects.get(pk=entry.user_id)
+def _tell_offered(entry, hold, order, info, user: User) -> None:
     if order is not None:
         notify(users=[user], kind="waitlist_fulfilled", url=reverse("orders:detail", args=[order.pk]),
                title=_("Tickets came back for you: %(event)s"),

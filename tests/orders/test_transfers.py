@@ -271,7 +271,6 @@ def accept_or_scan(kind: str, transfer_id: int, receiver_id: int, event_id: int,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_transfer_racing_a_check_in_of_the_old_code_ends_one_way_only():
-    outcomes = []
     for _round in range(3):
         order = _at_the_door(paid_order(UserFactory(), seats=1))
         ticket = order.tickets.get()
@@ -286,8 +285,6 @@ def test_a_transfer_racing_a_check_in_of_the_old_code_ends_one_way_only():
         else:
             assert results == [ScanResult.OK, "transfer_not_allowed"]
             assert (ticket.user_id, ticket.status) == (order.user_id, TicketStatus.USED)
-        outcomes.append(results)
-    assert len(outcomes) == 3
 
 
 def test_pages_offer_accept_and_show_the_giver_a_given_ticket_without_its_code(client):

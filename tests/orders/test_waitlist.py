@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Notification
-from orders import services, tasks, waitlist
+from orders import selectors, services, tasks, waitlist
 from orders.models import Order, OrderStatus, WaitlistEntry, WaitStatus
 from tests.factories import UserFactory
 from ticketing.models import OutboxMessage
@@ -49,12 +49,13 @@ def test_a_buyer_joins_a_sold_out_type_for_several_tickets_sees_their_place_and_
     first, second = UserFactory(), UserFactory()
     a = _join(first, session, tt, 2)
     b = _join(second, session, tt, 1)
-    assert (waitlist.place_in_line(a), waitlist.place_in_line(b)) == (1, 2)
+    assert (selectors.place_in_line(a), selectors.place_in_line(b)) == (1, 2)
+    assert [e.place for e in selectors.waitlist_of(second)] == [2]
     assert _stock(session, tt).waiting == 3
     with pytest.raises(waitlist.Conflict):
         _join(first, session, tt, 1)
     waitlist.waitlist_leave(user=first, entry_id=a.pk)
-    assert waitlist.place_in_line(WaitlistEntry.objects.get(pk=b.pk)) == 1
+    assert selectors.place_in_line(WaitlistEntry.objects.get(pk=b.pk)) == 1
     assert _stock(session, tt).waiting == 1
     with pytest.raises(waitlist.NotFound):
         waitlist.waitlist_leave(user=first, entry_id=b.pk)  # not theirs
