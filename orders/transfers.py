@@ -95,6 +95,14 @@ def _refuse_untransferable(ticket: Ticket, now) -> datetime:
     return closes
 
 
+def transfer_closes(ticket: Ticket) -> datetime | None:
+    """Until when the holder may offer this ticket (the ticket page's form); None if it cannot move now."""
+    try:
+        return _refuse_untransferable(ticket, timezone.now())
+    except TransferNotAllowed:
+        return None
+
+
 def _ticket_of(user: User, ticket_id: int) -> Ticket:
     ticket = (Ticket.objects.select_related("event", "session", "order").filter(pk=ticket_id, user=user).first())
     if ticket is None:

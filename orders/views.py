@@ -251,13 +251,11 @@ def ticket_detail(request, pk: int):
 def _ticket_context(request, ticket: Ticket, transfer_form=None) -> dict:
     checkin = getattr(ticket, "checkin", None) if ticket.status == TicketStatus.USED else None
     offer = ticket.transfers.filter(status=TransferStatus.PENDING).select_related("to_user").first()
-    closes = ticket.event.transfer_closes_at(ticket.session.start_time)
-    transferable = (ticket.status == TicketStatus.VALID and ticket.order.status == OrderStatus.PAID
-                    and not ticket.session.cancelled_at and closes is not None and timezone.now() < closes)
+    closes = transfers.transfer_closes(ticket)
     return {"ticket": ticket, "checkin": checkin, "own_order": ticket.order.user_id == request.user.pk,
             "offer": offer if offer and offer.shown_status == TransferStatus.PENDING else None,
             "offer_to": transfers.party(offer.to_user) if offer else "",
-            "transfer_closes": closes, "transfer_form": (transfer_form or TransferOfferForm()) if transferable else None}
+            "transfer_closes": closes, "transfer_form": (transfer_form or TransferOfferForm()) if closes else None}
 
 
 @role_required(*ANY_ROLE)
