@@ -54,7 +54,7 @@ test: install-test
 	$(PY) scripts/test.py $(ARGS)
 
 lint: install-test
-	$(VENV)/bin/ruff check accounts events tickets orders analytics ticketing tests scripts bench
+	$(VENV)/bin/ruff check accounts events webhooks tickets orders analytics ticketing tests scripts bench
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -59,8 +59,19 @@ def outbox_add(*, handler: str, payload: dict) -> OutboxMessage:
     return message
 
 
-def _backoff(attempts: int) -> timedelta:
+def retry_delay(attempts: int) -> timedelta:
+    """How long a message waits after its `attempts`-th failed delivery."""
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+
+
+def outbox_retry_now(message_id: int) -> bool:
+    """Makes a pending message due at once (a person asked to retry it) and hands it over after the commit.
+    False if it is no longer pending."""
+    if not OutboxMessage.objects.filter(pk=message_id, state=OutboxMessage.State.PENDING).update(
+            due_at=timezone.now()):
+        return False
+    transaction.on_commit(lambda: _dispatch(message_id))
+    return True
 
 
 def outbox_deliver(*, message_id: int) -> bool:
@@ -85,7 +96,7 @@ def outbox_deliver(*, message_id: int) -> bool:
         OutboxMessage.objects.filter(pk=message_id).update(
             attempts=attempts, claimed_until=None, last_error=f"{type(exc).__name__}: {exc}"[:2000],
             state=OutboxMessage.State.FAILED if failed else OutboxMessage.State.PENDING,
-            due_at=timezone.now() + _backoff(attempts),
+            due_at=timezone.now() + retry_delay(attempts),
         )
         return False
     OutboxMessage.objects.filter(pk=message_id).update(

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("events.urls")),
+    path("", include("webhooks.urls")),
     path("", include("tickets.urls")),
     path("", include("orders.urls")),
     path("", include("analytics.urls")),

@@ -69,3 +69,13 @@ document.addEventListener("htmx:responseError", (event) => {
   };
   connect();
 })();
+
+// Forms that undo something ask first: <form data-confirm="question">. Read-only fields meant to be
+// copied select themselves: <input data-select-on-focus>.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+document.addEventListener("focusin", (event) => {
+  if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+});
