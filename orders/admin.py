@@ -6,10 +6,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import (
-    AccessUse, CheckIn, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
+    AccessUse, CheckIn, CheckinConflict, LedgerEntry, Order, Payment, PromoCode, PromoUse, Refund, SavedAttendee, Scan, Ticket, TicketTransfer,
     WaitlistEntry, Wallet,
 )
-from orders import transfers
+from orders import services, transfers
 from ticketing.admin import ReadOnlyMixin
 
 
@@ -65,9 +65,10 @@ class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Scan)
 class ScanAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["at", "event", "by", "result", "override_of", "ticket"]
-    list_filter = ["result", "override_of"]
-    search_fields = ["code", "event__title", "by__username"]
+    list_display = ["at", "event", "by", "result", "override_of", "ticket", "gate", "device", "scanned_at",
+                    "local_result"]
+    list_filter = ["result", "override_of", "local_result"]
+    search_fields = ["code", "event__title", "by__username", "gate", "device"]
     list_select_related = ["event", "by", "ticket__event", "ticket__seat", "ticket__ticket_type"]
 
 
@@ -75,10 +76,35 @@ class ScanAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class CheckInAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Who let each ticket in and when; `overridden_by` marks an admin's admission on another day."""
 
-    list_display = ["at", "ticket", "by", "overridden_by"]
-    list_filter = [("overridden_by", admin.EmptyFieldListFilter)]
-    search_fields = ["ticket__code", "ticket__event__title", "by__username", "overridden_by__username"]
+    list_display = ["at", "ticket", "by", "gate", "device", "offline", "overridden_by"]
+    list_filter = [("overridden_by", admin.EmptyFieldListFilter), "offline"]
+    search_fields = ["ticket__code", "ticket__short_code", "ticket__event__title", "by__username",
+                     "overridden_by__username", "gate", "device"]
     list_select_related = ["by", "overridden_by", "ticket__event", "ticket__seat", "ticket__ticket_type"]
+
+
+@admin.register(CheckinConflict)
+class CheckinConflictAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Tickets admitted offline that were let in elsewhere first or that the server refuses (orders.services
+    .checkin_sync): who, where and when for both admissions. The publisher sees them at /checkin/<event>/conflicts/."""
+
+    list_display = ["created_at", "event", "ticket", "kind", "reason", "second_admission", "first_admission"]
+    list_filter = ["kind", "reason"]
+    search_fields = ["event__title", "ticket__short_code", "scan__by__username", "scan__gate", "scan__device"]
+    list_select_related = ["event", "ticket__event", "ticket__seat", "ticket__ticket_type", "scan__by", "checkin__by"]
+
+    @admin.display(description=_("admitted offline"))
+    def second_admission(self, conflict: CheckinConflict) -> str:
+        scan = conflict.scan
+        return (f"{timezone.localtime(scan.scanned_at or scan.at):%Y-%m-%d %H:%M:%S} · {scan.by} · "
+                f"{services.where_label(scan.gate, scan.device)}")
+
+    @admin.display(description=_("first admitted"))
+    def first_admission(self, conflict: CheckinConflict) -> str:
+        first = conflict.checkin
+        if first is None:
+            return "—"
+        return f"{timezone.localtime(first.at):%Y-%m-%d %H:%M:%S} · {first.by} · {services.where_label(first.gate, first.device)}"
 
 
 @admin.register(SavedAttendee)
@@ -130,9 +156,9 @@ class TicketAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     list_display = ["pk", "event", "session", "ticket_type", "seat", "status", "user", "order"]
     list_filter = ["status"]
-    search_fields = ["order__number", "user__username", "user__email", "event__title", "attendee_name"]
+    search_fields = ["order__number", "user__username", "user__email", "event__title", "attendee_name", "short_code"]
     list_select_related = ["event", "session", "ticket_type", "seat", "user", "order"]
-    readonly_fields = ["holders"]
+    readonly_fields = ["short_code", "holders"]
     exclude = ["code", "id_claim"]
     inlines = [TransferInline]
 

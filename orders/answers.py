@@ -8,6 +8,7 @@ is read back and serialized the slow way.
 
 from rest_framework import serializers
 
+from orders import codes
 from orders.models import TicketStatus
 from orders.serializers import OrderDetailSerializer
 
@@ -41,7 +42,7 @@ def order_detail(checkout) -> dict:
             "ticket_type": ticket.ticket_type_id, "ticket_type_name": info.ticket_types[ticket.ticket_type_id].name,
             "seat": ticket.seat_id, "seat_label": info.seat_label(ticket.seat_id) if ticket.seat_id else None,
             "price": _money.to_representation(ticket.price), "status": ticket.status or TicketStatus.VALID,
-            "code": ticket.code, "given_away": False, "attendee_name": ticket.attendee_name,
+            "code": ticket.code, "short_code": codes.short_code_display(ticket.short_code), "given_away": False, "attendee_name": ticket.attendee_name,
             "attendee_id_masked": ticket.attendee_id_masked, "checked_in_at": None})
     payments = []
     if checkout.payment is not None:

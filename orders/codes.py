@@ -5,6 +5,10 @@ without asking the database, and read which event and session it admits.
 
 The key is settings.TICKET_SIGNING_KEY (32 bytes, base64); the public half can be
 given to offline scanners (`public_key_b64()`). Changing the key voids every code.
+
+Each ticket also has a short code for door staff to type when a QR code will not scan: 10 random
+characters of Crockford's base32 (no I, L, O, U), shown as `XXXXX-XXXXX`. It is not signed: it names a
+ticket through the database (online) or the downloaded ticket list (offline), never on its own.
 """
 
 import base64
@@ -21,6 +25,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
 PREFIX = "TK1."
+SHORT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
+SHORT_LENGTH = 10  # 50 random bits: a mistyped code is as good as never another ticket's
+_SHORT_READ = str.maketrans({"I": "1", "L": "1", "O": "0", "-": None, " ": None, "\t": None})
 _PAYLOAD = struct.Struct(">BII8s")  # version, event id, session id, serial
 VERSION = 1
 
@@ -81,3 +88,21 @@ def verify(code: str) -> CodeClaims | None:
         return None
     version, event_id, session_id, _serial = _PAYLOAD.unpack(payload)
     return CodeClaims(event_id, session_id) if version == VERSION else None
+
+
+def new_short_code() -> str:
+    return "".join(secrets.choice(SHORT_ALPHABET) for _ in range(SHORT_LENGTH))
+
+
+def short_code(text: str) -> str:
+    """What was typed as a short code, as stored (upper case, no spaces or dashes, O read as 0 and I/L as 1);
+    "" if it cannot be one."""
+    text = (text or "").strip().upper().translate(_SHORT_READ)
+    if len(text) != SHORT_LENGTH or any(c not in SHORT_ALPHABET for c in text):
+        return ""
+    return text
+
+
+def short_code_display(code: str) -> str:
+    """A short code as printed under the QR code: two groups of five."""
+    return f"{code[:5]}-{code[5:]}" if code else ""

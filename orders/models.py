@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Event
+from orders.codes import new_short_code, short_code_display
 from tickets.models import Hold, HoldItem, HoldStatus, Seat, Session, TicketType
 
 
@@ -311,6 +312,8 @@ class Ticket(models.Model):
     price = models.DecimalField(_("price"), max_digits=10, decimal_places=2)
     status = models.CharField(_("status"), max_length=8, choices=TicketStatus.choices, default=TicketStatus.VALID)
     code = models.CharField(max_length=200, unique=True)
+    # What door staff type when the QR code will not scan (orders.codes.short_code); a transfer replaces it too.
+    short_code = models.CharField(_("short code"), max_length=10, unique=True, default=new_short_code, editable=False)
     # 1 while the ticket holds its seat, NULL once void: unique (session, seat, seat_claim) lets a seat
     # be in one live ticket per session (NULLs never collide; MariaDB has no partial indexes).
     seat_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
@@ -343,6 +346,11 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"{self.event} · {self.seat.label if self.seat else self.ticket_type.name}"
 
+    @property
+    def short_code_shown(self) -> str:
+        """The short code as printed under the QR code (XXXXX-XXXXX)."""
+        return short_code_display(self.short_code)
+
 
 class CheckIn(models.Model):
     """A ticket let in at the door. One per ticket, by the database."""
@@ -350,7 +358,10 @@ class CheckIn(models.Model):
     ticket = models.OneToOneField(Ticket, on_delete=models.PROTECT, related_name="checkin")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("checked in by"), on_delete=models.PROTECT,
                            related_name="+")
-    at = models.DateTimeField(_("checked in at"), auto_now_add=True)
+    at = models.DateTimeField(_("checked in at"), auto_now_add=True)  # an offline scan's: the device's time
+    gate = models.CharField(_("gate"), max_length=64, blank=True)
+    device = models.CharField(_("device"), max_length=64, blank=True)
+    offline = models.BooleanField(_("offline"), default=False)  # admitted by a scanner offline, synced later
     # The admin who let it in although its session was not at the door that day (`at` says when).
     overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("override by"),
                                       on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -374,6 +385,10 @@ class ScanResult(models.TextChoices):
     WRONG_DAY = "wrong_day", _("Not today's session")
     TRANSFERRED = "transferred", _("Ticket transferred: this code was replaced")
     NOT_ALLOWED = "not_allowed", _("Not staff of this event")
+    # Offline scanners only: a genuine ticket of a session this device has not downloaded.
+    OTHER_SESSION = "other_session", _("Ticket for another session")
+    # A ticket a scanner admitted offline that the server had already let in, or would have refused.
+    CONFLICT = "conflict", _("Admitted offline: conflict")
 
 
 class Scan(models.Model):
@@ -387,13 +402,47 @@ class Scan(models.Model):
     result = models.CharField(max_length=16, choices=ScanResult.choices)
     # On a scan an admin admitted by override: the refusal it would have had (wrong day, session over).
     override_of = models.CharField(_("override of"), max_length=16, choices=ScanResult.choices, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)  # when the server recorded it
+    gate = models.CharField(_("gate"), max_length=64, blank=True)
+    device = models.CharField(_("device"), max_length=64, blank=True)
+    # Scans made offline and synced later (orders.services.checkin_sync): the device's time and answer.
+    scanned_at = models.DateTimeField(_("scanned at"), null=True, blank=True)
+    local_result = models.CharField(_("answer on the device"), max_length=16, choices=ScanResult.choices, blank=True)
 
     class Meta:
         verbose_name = _("scan")
         verbose_name_plural = _("scans")
         ordering = ["-at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["by", "nonce"], name="scan_nonce_unique_per_scanner")]
+
+
+class ConflictKind(models.TextChoices):
+    TWICE = "twice", _("Admitted twice")
+    REFUSED = "refused", _("Admitted offline, refused by the server")
+
+
+class CheckinConflict(models.Model):
+    """A ticket a scanner admitted while offline that the server, at sync, had already let in elsewhere
+    (`checkin`: who, where, when first) or would have refused (`reason`). Reported to the publisher."""
+
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="checkin_conflicts")
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.PROTECT, related_name="conflicts")
+    scan = models.OneToOneField(Scan, verbose_name=_("offline admission"), on_delete=models.PROTECT,
+                                related_name="conflict")
+    kind = models.CharField(_("kind"), max_length=8, choices=ConflictKind.choices)
+    reason = models.CharField(_("the server's answer"), max_length=16, choices=ScanResult.choices)
+    checkin = models.ForeignKey(CheckIn, verbose_name=_("first admission"), on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="+")
+    created_at = models.DateTimeField(_("reported"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("check-in conflict")
+        verbose_name_plural = _("check-in conflicts")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["event", "created_at"], name="checkin_conflict_event")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket} · {self.get_kind_display()}"
 
 
 class TransferStatus(models.TextChoices):
@@ -419,6 +468,7 @@ class TicketTransfer(models.Model):
     open_claim = models.PositiveSmallIntegerField(null=True, blank=True, default=1, editable=False)
     # On acceptance: the code the ticket had, which the door refuses from then on (its revocation list).
     old_code = models.CharField(max_length=200, null=True, blank=True, unique=True, editable=False)
+    old_short_code = models.CharField(max_length=10, null=True, blank=True, unique=True, editable=False)
     expires_at = models.DateTimeField(_("open until"))
     created_at = models.DateTimeField(_("offered"), auto_now_add=True)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
@@ -434,6 +484,8 @@ class TicketTransfer(models.Model):
                                    name="transfer_open_claim_matches_status"),
             models.CheckConstraint(condition=Q(old_code__isnull=True) | Q(status="accepted"),
                                    name="transfer_old_code_only_when_accepted"),
+            models.CheckConstraint(condition=Q(old_short_code__isnull=True) | Q(status="accepted"),
+                                   name="transfer_old_short_code_only_when_accepted"),
             models.CheckConstraint(condition=~Q(from_user=models.F("to_user")), name="transfer_to_someone_else"),
             models.CheckConstraint(condition=Q(status__in=TransferStatus.values), name="transfer_status_valid"),
         ]

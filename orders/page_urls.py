@@ -36,6 +36,9 @@ urlpatterns = [
     path("checkin/", views.checkin_events, name="checkin_events"),
     path("checkin/<int:pk>/", views.checkin_page, name="checkin"),
     path("checkin/<int:pk>/counts/", views.checkin_counts, name="checkin_counts"),
+    path("checkin/<int:pk>/conflicts/", views.checkin_conflicts, name="checkin_conflicts"),
+    path("checkin/sw.js", views.checkin_service_worker, name="checkin_sw"),
+    path("checkin/manifest.webmanifest", views.checkin_manifest, name="checkin_manifest"),
     # publishers
     path("publisher/events/<int:pk>/staff/", views.staff_list, name="staff"),
     path("publisher/events/<int:pk>/staff/<int:user_id>/remove/", views.staff_remove, name="staff_remove"),

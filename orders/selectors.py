@@ -5,11 +5,13 @@ from datetime import datetime, time, timedelta
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from events.models import Event
+from orders import codes
 from orders.models import (
-    EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus,
+    CheckinConflict, EventStaff, Order, OrderHold, OrderStatus, Refund, RefundStatus, SavedAttendee, Ticket, TicketStatus,
     TicketTransfer, TransferStatus, WaitlistEntry, WaitStatus, Wallet,
 )
 from tickets.models import HoldItem, Session
@@ -138,6 +140,42 @@ def session_at_the_door(session: Session, now: datetime | None = None) -> bool:
     """Whether the door admits this session's tickets now: from its local day (or doors open) until it ends."""
     now = now or timezone.now()
     return session.start_time < door_day_ends(now) and session.end_time > now
+
+
+def door_admits_from(session: Session) -> datetime:
+    """The first moment the door admits this session's tickets (`session_at_the_door` from then until it ends):
+    its local day's midnight, or DOORS_OPEN_BEFORE its start if that is earlier. What offline scanners use."""
+    day_starts = timezone.make_aware(datetime.combine(timezone.localdate(session.start_time), time.min))
+    return min(day_starts, session.start_time - DOORS_OPEN_BEFORE)
+
+
+def door_sessions(event: Event) -> list[dict]:
+    """The event's sessions with the window in which the door admits each (for scanners offline)."""
+    return [{"id": s.pk, "name": s.name, "label": str(s), "start_time": s.start_time, "end_time": s.end_time,
+             "admits_from": door_admits_from(s), "cancelled": s.cancelled_at is not None}
+            for s in Session.objects.filter(event=event).order_by("start_time", "pk")]
+
+
+def session_ticket_list(session: Session) -> list[dict]:
+    """The session's live tickets as the door needs them offline, in one query: serial, short code, type,
+    seat, attendee (real-name events) and when it was checked in, if it was."""
+    rows = (Ticket.objects.filter(session=session, status__in=[TicketStatus.VALID, TicketStatus.USED])
+            .values_list("code", "short_code", "status", "ticket_type__name", "seat__section", "seat__row",
+                         "seat__number", "attendee_name", "attendee_id_masked", "checkin__at")
+            .order_by("pk"))
+    seat = _("%(section)s row %(row)s seat %(number)s")
+    return [{"serial": codes.serial(code), "short_code": short, "type": type_name,
+             "seat": seat % {"section": section, "row": row, "number": number} if section is not None else "",
+             "attendee_name": name, "attendee_id_masked": masked,
+             "checked_in_at": checked_in_at if status == TicketStatus.USED else None}
+            for code, short, status, type_name, section, row, number, name, masked, checked_in_at in rows]
+
+
+def checkin_conflicts(event: Event):
+    """The event's check-in conflicts, newest first, with the two admissions' who, where and when."""
+    return (CheckinConflict.objects.filter(event=event)
+            .select_related("ticket__ticket_type", "ticket__seat", "ticket__session", "scan__by", "checkin__by")
+            .order_by("-created_at", "-pk"))
 
 
 def events_for_checkin(user, *, query: str = "", today_only: bool = False):

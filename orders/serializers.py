@@ -1,19 +1,26 @@
 """Shapes of the orders API. Rules live in orders.services."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orders import codes
 from orders.models import (
     LedgerEntry, Order, Payment, PromoCode, PromoKind, Refund, SavedAttendee, ScanResult, Ticket, TicketTransfer,
     WaitlistEntry,
 )
+from orders.services import LOCAL_RESULTS
 from orders.transfers import party
 from ticketing.bounds import POINTS_MAX, REASON_MAX
 from tickets.services import MAX_PER_REQUEST
+
+
+# A scanner's clock may run a little ahead of the server's.
+SCAN_CLOCK_SLACK = timedelta(minutes=5)
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -107,10 +114,15 @@ class WalletAdjustSerializer(serializers.Serializer):
 
 class CheckinSerializer(serializers.Serializer):
     event = serializers.IntegerField()
-    code = serializers.CharField(max_length=255, trim_whitespace=True)
+    code = serializers.CharField(max_length=255, trim_whitespace=True, help_text=_(
+        "The QR code's text, or the ticket's short code as typed (any case; spaces and dashes ignored)."))
     nonce = serializers.CharField(max_length=64, help_text=_("Unique per scan; a re-sent scan gets the same answer."))
     override = serializers.BooleanField(default=False, help_text=_(
         "Admins only: admit a ticket refused for its session's day (wrong_day, session_over); recorded."))
+    gate = serializers.CharField(max_length=64, required=False, default="", allow_blank=True,
+                                 help_text=_("The entrance this scanner stands at, as its staff named it."))
+    device = serializers.CharField(max_length=64, required=False, default="", allow_blank=True,
+                                   help_text=_("The scanner's own id (the check-in page makes one per browser)."))
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -126,12 +138,14 @@ class TicketSerializer(serializers.ModelSerializer):
     seat_label = serializers.SerializerMethodField()
     checked_in_at = serializers.SerializerMethodField()
     code = serializers.SerializerMethodField(help_text=_("For the door; null on a ticket you gave away."))
+    short_code = serializers.SerializerMethodField(help_text=_(
+        "What door staff may type instead of scanning (XXXXX-XXXXX); null on a ticket you gave away."))
     given_away = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
         fields = ["id", "order", "event", "event_title", "session", "session_start", "ticket_type",
-                  "ticket_type_name", "seat", "seat_label", "price", "status", "code", "given_away", "attendee_name",
+                  "ticket_type_name", "seat", "seat_label", "price", "status", "code", "short_code", "given_away", "attendee_name",
                   "attendee_id_masked", "checked_in_at"]
 
     def get_seat_label(self, ticket) -> str | None:
@@ -144,6 +158,9 @@ class TicketSerializer(serializers.ModelSerializer):
 
     def get_code(self, ticket) -> str | None:
         return None if self.get_given_away(ticket) else ticket.code
+
+    def get_short_code(self, ticket) -> str | None:
+        return None if self.get_given_away(ticket) else codes.short_code_display(ticket.short_code)
 
     def get_checked_in_at(self, ticket) -> datetime | None:
         checkin = getattr(ticket, "checkin", None) if hasattr(ticket, "checkin") else None
@@ -308,6 +325,8 @@ class TransferSerializer(serializers.ModelSerializer):
 
 class RevokedSerializer(serializers.Serializer):
     serial = serializers.CharField(help_text=_("The code's 8-byte serial, hex (orders.codes.serial)."))
+    short_code = serializers.CharField(allow_blank=True, help_text=_(
+        "The short code that went with it (empty for a code replaced before tickets had short codes)."))
     reason = serializers.ChoiceField(choices=[("void", _("Refunded or cancelled")),
                                               ("transferred", _("Replaced by a transfer"))])
     session = serializers.IntegerField()
@@ -317,6 +336,73 @@ class RevocationsSerializer(serializers.Serializer):
     event = serializers.IntegerField()
     public_key = serializers.CharField(help_text=_("Ed25519 public key, base64 (raw 32 bytes)."))
     revoked = RevokedSerializer(many=True)
+
+
+class DoorSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(allow_blank=True)
+    label = serializers.CharField(help_text=_("Its name and start, in the caller's language and time zone."))
+    start_time = serializers.DateTimeField()
+    end_time = serializers.DateTimeField()
+    admits_from = serializers.DateTimeField(help_text=_(
+        "The door admits its tickets from this moment (its local day, or 4 hours before) until `end_time`."))
+    cancelled = serializers.BooleanField()
+
+
+class DoorTicketSerializer(serializers.Serializer):
+    serial = serializers.CharField(help_text=_("The code's 8-byte serial, hex (orders.codes.serial)."))
+    short_code = serializers.CharField()
+    type = serializers.CharField(help_text=_("The ticket type's name."))
+    seat = serializers.CharField(allow_blank=True, help_text=_("The seat's label; empty for general admission."))
+    attendee_name = serializers.CharField(allow_blank=True, help_text=_("Real-name events: the attendee."))
+    attendee_id_masked = serializers.CharField(allow_blank=True)
+    checked_in_at = serializers.DateTimeField(allow_null=True, help_text=_("Set once the ticket has been used."))
+
+
+class DoorTicketListSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    session = DoorSessionSerializer()
+    sessions = DoorSessionSerializer(many=True, help_text=_("Every session of the event, for its door window."))
+    real_name = serializers.BooleanField(help_text=_("Whether the door checks the attendee's name."))
+    generated_at = serializers.DateTimeField()
+    tickets = DoorTicketSerializer(many=True)
+
+
+class OfflineScanSerializer(serializers.Serializer):
+    nonce = serializers.CharField(max_length=64, help_text=_("Made by the scanner, unique per scan."))
+    code = serializers.CharField(max_length=255, trim_whitespace=True)
+    scanned_at = serializers.DateTimeField(help_text=_("When the device scanned it (not in the future)."))
+    local_result = serializers.ChoiceField(choices=[c for c in ScanResult.choices if c[0] in LOCAL_RESULTS],
+                                           help_text=_("What the device answered offline."))
+    gate = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    device = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+    def validate_scanned_at(self, value: datetime) -> datetime:
+        if value > timezone.now() + SCAN_CLOCK_SLACK:
+            raise serializers.ValidationError(_("A scan cannot have been made in the future: check the device's "
+                                                "clock."))
+        return value
+
+
+class CheckinSyncSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    scans = OfflineScanSerializer(many=True, min_length=1, max_length=500)
+
+
+class SyncedScanSerializer(serializers.Serializer):
+    nonce = serializers.CharField()
+    result = serializers.ChoiceField(choices=ScanResult.choices, help_text=_(
+        "What the server recorded: the device's refusal, `ok` (checked in at the device's time), or `conflict` "
+        "(admitted by the device, but already let in elsewhere or refused by the server: reported)."))
+    admitted = serializers.BooleanField()
+    conflict = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class CheckinSyncResultSerializer(serializers.Serializer):
+    event = serializers.IntegerField()
+    synced_at = serializers.DateTimeField()
+    scans = SyncedScanSerializer(many=True)
 
 
 class WaitlistJoinSerializer(serializers.Serializer):

@@ -3,8 +3,9 @@
 The holder offers the ticket to an account named by its email or mobile number, before the event's cut-off
 (`Event.transfer_closes_at`); the offer stays open for TRANSFER_OPEN_HOURS or until the cut-off, whichever
 comes first, and the holder may withdraw it, the receiver decline it. On acceptance, in one transaction:
-- the ticket gets a new signed code and its old one goes on the event's revocation list
-  (`TicketTransfer.old_code`): the door refuses it at once, online and offline (`revocations`);
+- the ticket gets a new signed code and a new short code, and its old ones go on the event's revocation
+  list (`TicketTransfer.old_code`, `old_short_code`): the door refuses them at once, online and offline
+  (`revocations`);
 - on real-name events the receiver names the attendee (typed or a saved attendee), and on events with one
   ticket per ID number the database's unique (session, id_claim) holds for the new name too;
 - the receiver's limit per buyer counts the ticket (tickets.services counts tickets given and received).
@@ -28,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from accounts.notifications import notify
 from accounts.phone import looks_like_mobile, mask_mobile, normalize_mobile
-from orders import codes, identity
+from orders import announce, codes, identity
 from orders.services import IdNumberTaken
 from orders.models import (
     Order, OrderStatus, SavedAttendee, Ticket, TicketStatus, TicketTransfer, TransferStatus,
@@ -225,12 +226,17 @@ def transfer_accept(*, user: User, transfer_id: int, attendee: Attendee | None =
         new_code = codes.ticket_code(event_id=ticket.event_id, session_id=ticket.session_id)
         try:
             with transaction.atomic():
-                Ticket.objects.filter(pk=ticket.pk).update(user=user, code=new_code, attendee_name=name,
-                                                           attendee_id_masked=masked, id_claim=id_claim)
+                Ticket.objects.filter(pk=ticket.pk).update(user=user, code=new_code, short_code=codes.new_short_code(),
+                                                           attendee_name=name, attendee_id_masked=masked,
+                                                           id_claim=id_claim)
         except IntegrityError:  # unique (session, id_claim): that ID already holds a ticket for the session
             raise IdNumberTaken(masked=masked) from None
         TicketTransfer.objects.filter(pk=transfer.pk, status=T.PENDING).update(
-            status=T.ACCEPTED, open_claim=None, decided_at=now, old_code=locked.code)
+            status=T.ACCEPTED, open_claim=None, decided_at=now, old_code=locked.code,
+            old_short_code=locked.short_code)
+        ticket.attendee_name = name  # as the update above wrote it
+        announce.ticket_transferred(ticket, transfer_id=transfer.pk, from_user=transfer.from_user_id,
+                                    to_user=user.pk, at=now)
         notify(users=[transfer.from_user], kind="transfer_accepted", url=reverse("orders:transfers"),
                title=_("%(to)s accepted your ticket for %(event)s"),
                body=_("Its old QR code no longer admits anyone; the new holder has their own."),
@@ -248,11 +254,12 @@ def holders(ticket: Ticket) -> list[tuple[User, datetime]]:
 
 def revocations(event_id: int) -> list[dict]:
     """The event's codes the door must refuse though their signature is good: tickets refunded or cancelled
-    (void) and codes replaced by a transfer. By serial (orders.codes.serial), for scanners offline."""
-    rows = [{"serial": codes.serial(code), "reason": "void", "session": session}
-            for code, session in Ticket.objects.filter(event_id=event_id, status=TicketStatus.VOID)
-            .values_list("code", "session_id")]
-    rows += [{"serial": codes.serial(code), "reason": "transferred", "session": session}
-             for code, session in TicketTransfer.objects.filter(ticket__event_id=event_id, status=T.ACCEPTED)
-             .values_list("old_code", "ticket__session_id")]
+    (void) and codes replaced by a transfer. By serial (orders.codes.serial) and short code, for scanners
+    offline (a transfer made before the short codes has none for its old code)."""
+    rows = [{"serial": codes.serial(code), "short_code": short, "reason": "void", "session": session}
+            for code, short, session in Ticket.objects.filter(event_id=event_id, status=TicketStatus.VOID)
+            .values_list("code", "short_code", "session_id")]
+    rows += [{"serial": codes.serial(code), "short_code": short or "", "reason": "transferred", "session": session}
+             for code, short, session in TicketTransfer.objects.filter(ticket__event_id=event_id, status=T.ACCEPTED)
+             .values_list("old_code", "old_short_code", "ticket__session_id")]
     return rows

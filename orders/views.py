@@ -7,17 +7,28 @@ event is a 404: as far as the caller knows, it is not there.
 """
 
 import csv
+import functools
+import hashlib
 import io
 import json
+import re
 import secrets
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import qrcode
+from PIL import Image, ImageDraw, ImageFont
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import Context, Template
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -317,23 +328,34 @@ def transfer_cancel(request, pk: int):
     return redirect("orders:ticket", pk=transfer.ticket_id)
 
 
-def qr_png(text: str) -> bytes:
+def qr_png(text: str, caption: str = "") -> bytes:
+    """The QR code as a PNG; with `caption` (the short code) printed under it, for a ticket saved or printed."""
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4)
     qr.add_data(text)
     qr.make(fit=True)
+    image = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+    if caption:
+        font = ImageFont.load_default(size=44)
+        width, height = image.size
+        framed = Image.new("RGB", (width, height + 70), "white")
+        framed.paste(image, (0, 0))
+        ImageDraw.Draw(framed).text((width // 2, height + 10), caption, fill="black", font=font, anchor="mt")
+        image = framed
     out = io.BytesIO()
-    qr.make_image(fill_color="black", back_color="white").save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
 @role_required(*ANY_ROLE)
 @require_GET
 def ticket_qr(request, pk: int):
-    """The ticket's code as a QR PNG (`?download=1` to save it). Roles: its buyer (404 for anyone else)."""
+    """The ticket's code as a QR PNG (`?download=1` to save it, with the short code printed under it). Roles: its
+    buyer (404 for anyone else)."""
     ticket = _own_ticket(request, pk)
-    response = HttpResponse(qr_png(ticket.code), content_type="image/png")
+    download = bool(request.GET.get("download"))
+    response = HttpResponse(qr_png(ticket.code, ticket.short_code_shown if download else ""), content_type="image/png")
     response["Cache-Control"] = "private, no-store"  # never from a shared browser's cache to the next user
-    if request.GET.get("download"):
+    if download:
         response["Content-Disposition"] = content_disposition_header(
             as_attachment=True, filename=f"ticket-{ticket.order.number}-{ticket.pk}.png")
     return response
@@ -495,11 +517,11 @@ def _checkin_event(request, pk: int) -> Event:
     return event
 
 
-def _scan_strings(event: Event) -> dict:
+def _scan_strings(event: Event, sessions) -> dict:
     """What checkin.js says, translated here so the script carries no language of its own."""
     return {
         "labels": {value: str(label) for value, label in ScanResult.choices},
-        "sessions": {session.pk: str(session) for session in event.sessions.all()},
+        "sessions": {session.pk: str(session) for session in sessions},
         "start": _("Start camera"), "stop": _("Stop camera"), "checking": _("Checking…"),
         "retrying": _("No connection; trying again…"), "retry": _("Try again"),
         "offline": _("The scan did not reach the server. Check the connection and try again."),
@@ -508,6 +530,28 @@ def _scan_strings(event: Event) -> dict:
         "camera_denied": _("The camera could not be opened: %(reason)s"),
         "failed": _("The request failed; please try again."),
         "override": _("Admit anyway (admin override)"),
+        # Offline check-in (the page's "Offline" card and the local answers).
+        "online": _("Online"), "offline_state": _("Offline"), "never": _("never"),
+        "downloading": _("Downloading…"), "download_failed": _("The download failed: %(reason)s"),
+        "downloaded": _("Downloaded %(when)s: %(count)s tickets."),
+        "not_downloaded": _("Not downloaded yet: download this session before the network goes."),
+        "syncing": _("Sending…"), "sync_failed": _("Sending failed: %(reason)s. The scans stay queued."),
+        "synced": _("%(count)s scans sent."), "conflicts_found": _("%(count)s conflicts reported to the organiser."),
+        "local_ok": _("Admitted (checked on this device; sent when online)."),
+        "local_unlisted": _("Admitted: a genuine ticket issued after the last download (no details on this "
+                            "device)."),
+        "local_used": _("Refused: already admitted on this device at %(when)s."),
+        "local_used_server": _("Refused: already used at %(when)s (when downloaded)."),
+        "local_wrong_day": _("Refused: this ticket is for the session of %(when)s, not today's."),
+        "local_session_over": _("Refused: this ticket is for the session of %(when)s, which is over."),
+        "local_other_session": _("Refused: this ticket is for the session of %(when)s; this device has only "
+                                 "downloaded %(here)s."),
+        "local_unknown_short": _("Not a valid code: no ticket of the downloaded session has this short code."),
+        "local_refused": _("Refused: %(reason)s."),
+        "no_data": _("No connection, and this session is not downloaded on this device: the scan cannot be "
+                     "checked."),
+        "no_crypto": _("This browser cannot verify signatures offline (Ed25519); use a current Chrome or Edge."),
+        "queued": _("queued"), "sent": _("sent"),
     }
 
 
@@ -525,11 +569,89 @@ def checkin_page(request, pk: int):
                                         nonce=form.cleaned_data["nonce"], override=form.cleaned_data["override"])
     if request.method == "GET" or outcome is not None:
         form = ScanForm(initial={"nonce": secrets.token_hex(16)})
+    sessions = list(event.sessions.all())
     return render(request, "orders/checkin.html", {
         "event": event, "form": form, "outcome": outcome, "counts": selectors.checkin_counts(event),
         # An admin's "admit anyway" on a refusal for the session's day is a new scan: a fresh nonce.
         "override_nonce": secrets.token_hex(16) if outcome and outcome.overridable_by(request.user) else None,
-        "api_url": CHECKIN_API, "strings": _scan_strings(event), "is_publisher": event.publisher_id == request.user.pk})
+        "api_url": CHECKIN_API, "strings": _scan_strings(event, sessions),
+        "is_publisher": event.publisher_id == request.user.pk,
+        "sessions": sessions, "door_session": _door_session(sessions),
+        "conflict_count": event.checkin_conflicts.count(),
+        "offline_urls": {"sync": reverse("orders:api_checkin_sync"),
+                         "revocations": reverse("orders:api_checkin_revocations", args=[event.pk]),
+                         "tickets": reverse("orders:api_checkin_tickets", args=[event.pk, 0]).replace("/0/", "/{session}/"),
+                         "sw": reverse("orders:checkin_sw")}})
+
+
+def _door_session(sessions) -> int | None:
+    """The session the door most likely checks in now: one at the door, else the next to come, else the last."""
+    now = timezone.now()
+    live = [s for s in sessions if selectors.session_at_the_door(s, now) and not s.cancelled_at]
+    coming = [s for s in sessions if s.start_time > now]
+    chosen = (live or coming or sessions[-1:] or [None])[0]
+    return chosen.pk if chosen else None
+
+
+@role_required(*ANY_ROLE)
+@require_GET
+def checkin_conflicts(request, pk: int):
+    """Tickets admitted offline that were already let in elsewhere or that the server refuses: the ticket,
+    both admissions' staff, gate, device and time. Roles: as the check-in page (publisher, staff, admins)."""
+    event = _checkin_event(request, pk)
+    page = _page(request, selectors.checkin_conflicts(event))
+    return render(request, "orders/checkin_conflicts.html", {"event": event, "page": page,
+                                                             "is_publisher": event.publisher_id == request.user.pk})
+
+
+# The PWA's files: the service worker lives under /checkin/ so that its scope covers the door's pages.
+CHECKIN_ASSETS = ["vendor/bootstrap-5.3.9/bootstrap.min.css", "css/app.css", "vendor/bootstrap-5.3.9/bootstrap.bundle.min.js",
+                  "js/app.js", "js/search.js", "js/track.js", "vendor/jsqr-1.4.0/jsQR.js", "js/checkin-offline.js", "js/checkin.js",
+                  "img/favicon.svg", "img/checkin-192.png", "img/checkin-512.png"]
+
+
+@functools.cache
+def _checkin_precache() -> tuple[list[str], str]:
+    """The assets the service worker keeps, and a version that changes with any of them (its cache's name)."""
+    htmx = re.findall(r'src="([^"]+)"', Template("{% load django_htmx %}{% htmx_script %}").render(Context()))
+    urls = [static(path) for path in CHECKIN_ASSETS] + htmx
+    digest = hashlib.sha256(render_to_string("orders/checkin_sw.js").encode())
+    for path in CHECKIN_ASSETS + [url.removeprefix(settings.STATIC_URL) for url in htmx]:
+        found = finders.find(path)
+        digest.update(path.encode() + (Path(found).read_bytes() if found else b""))
+    return urls, digest.hexdigest()[:12]
+
+
+@require_GET
+def checkin_service_worker(request):
+    """The check-in PWA's service worker (static/js in a template, so it can name the hashed assets it keeps).
+    Public: it holds no data; the pages it caches are the signed-in user's."""
+    urls, version = _checkin_precache()
+    offline = {"title": _("No connection"), "link": _("Check-in"),
+               "text": _("This page was not opened on this device while online, so it cannot be shown offline. "
+                         "Open the event's check-in page while online first.")}
+    response = render(request, "orders/checkin_sw.js", {"assets": json.dumps(urls), "version": version,
+                                                        "scope": reverse("orders:checkin_events"), "offline": offline},
+                      content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # the browser asks again each time it checks for an update
+    response["Service-Worker-Allowed"] = reverse("orders:checkin_events")
+    return response
+
+
+@require_GET
+def checkin_manifest(request):
+    """The check-in PWA's web app manifest, in the visitor's language. Public."""
+    manifest = {
+        "name": _("Ticket check-in"), "short_name": _("Check-in"), "lang": request.LANGUAGE_CODE,
+        "description": _("Scan tickets at the door, also without a connection."),
+        "start_url": reverse("orders:checkin_events"), "scope": reverse("orders:checkin_events"),
+        "display": "standalone", "orientation": "portrait", "background_color": "#ffffff", "theme_color": "#c2185b",
+        "icons": [{"src": static("img/checkin-192.png"), "sizes": "192x192", "type": "image/png"},
+                  {"src": static("img/checkin-512.png"), "sizes": "512x512", "type": "image/png"},
+                  {"src": static("img/checkin-512.png"), "sizes": "512x512", "type": "image/png", "purpose": "maskable"}],
+    }
+    return JsonResponse(manifest, content_type="application/manifest+json",
+                        json_dumps_params={"ensure_ascii": False})
 
 
 @role_required(*ANY_ROLE)

@@ -2,6 +2,8 @@
 // both send one scan to the check-in API. Every scan carries a fresh nonce; after a network error
 // the same scan is re-sent with the same nonce, so the server answers it once (never "already used"
 // for the ticket it has just admitted). Without JavaScript the manual form posts to the page itself.
+// With no network (or none answering), a session downloaded for offline use is checked on the device
+// instead, and the scan queued with its nonce (static/js/checkin-offline.js, window.CheckinOffline).
 (() => {
   const root = document.getElementById("checkin");
   if (!root || !window.fetch) return;
@@ -36,6 +38,7 @@
     const box = el("div", `scan-result rounded-3 p-3 p-sm-4 text-white ${ok ? "bg-success" : "bg-danger"}`);
     box.dataset.testid = "scan-result";
     box.dataset.result = data.result;
+    box.dataset.local = data.local ? "1" : "";
     box.append(el("div", "fs-1 fw-bold lh-sm", `${ok ? "✓" : "✕"} ${strings.labels[data.result] || data.result}`));
     const t = data.ticket;
     if (t) {
@@ -48,7 +51,7 @@
       const what = [t.seat, t.type, strings.sessions[t.session]].filter(Boolean).join(" · ");
       if (what) box.append(el("div", "fs-5 mt-1", what));
     }
-    if ((!ok || data.override_of) && data.message) {
+    if ((!ok || data.override_of || data.local) && data.message) {
       const message = el("div", "mt-2", data.message);
       message.dataset.testid = "scan-message";
       box.append(message);
@@ -86,16 +89,39 @@
     credentials: "same-origin",
     headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": root.dataset.csrf},
     body: JSON.stringify({event: Number(root.dataset.event), code: scan.code, nonce: scan.nonce,
-                         override: Boolean(scan.override)}),
+                         override: Boolean(scan.override), gate: offline ? offline.gate() : "",
+                         device: offline ? offline.device : ""}),
   });
+
+  const offline = window.CheckinOffline || null;
+  // Checked on this device (true), or not possible here (false: nothing downloaded for this session).
+  const checkLocally = async (scan) => {
+    if (!offline || scan.override) return false;
+    let data;
+    try {
+      data = await offline.check(scan.code, scan.nonce);
+    } catch (error) {
+      busy = false;
+      showNotice(error.message, "error");
+      return true;
+    }
+    if (!data) return false;
+    busy = false;
+    pending = null;
+    showResult(data, null);
+    return true;
+  };
 
   const send = async (scan, attempt = 0) => {
     busy = true;
     showNotice(attempt ? strings.retrying : strings.checking);
+    if (!navigator.onLine && await checkLocally(scan)) return;
     let response;
     try {
       response = await post(scan);
     } catch (error) {  // no answer: the scan may or may not have counted, so the same nonce goes again
+      // (offline, into the queue: the sync sends that nonce, and the server answers it once)
+      if (await checkLocally(scan)) return;
       if (attempt < 3) {
         setTimeout(() => send(scan, attempt + 1), 1000 * 2 ** attempt);
         return;
@@ -117,6 +143,7 @@
     const data = await response.json().catch(() => ({}));
     if (response.ok && data.result) {
       showResult(data, scan);
+      if (data.result === "ok" && offline) offline.remember(scan.code);
       document.body.dispatchEvent(new Event("scanned"));  // the counts refresh now
     } else {
       showNotice(data.detail || strings.failed, "error");

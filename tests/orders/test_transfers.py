@@ -214,7 +214,7 @@ def test_on_real_name_events_the_receiver_names_the_attendee_and_one_ticket_per_
 def test_the_revocation_list_names_replaced_and_void_codes_for_the_events_door_only():
     order = paid_order(UserFactory(), seats=2)
     first = order.tickets.first()
-    old_code = first.code
+    old_code, old_short = first.code, first.short_code
     _give(order, UserFactory())
     other = paid_order(UserFactory(), seats=1)
     services.refund_request(user=other.user, order_id=other.pk, reason="x")
@@ -223,8 +223,8 @@ def test_the_revocation_list_names_replaced_and_void_codes_for_the_events_door_o
     answer = api.get(f"/api/checkin/events/{order.event_id}/revocations")
     assert answer.status_code == 200
     assert answer.json()["public_key"] == codes.public_key_b64()
-    assert answer.json()["revoked"] == [{"serial": codes.serial(old_code), "reason": "transferred",
-                                         "session": first.session_id}]
+    assert answer.json()["revoked"] == [{"serial": codes.serial(old_code), "short_code": old_short,
+                                         "reason": "transferred", "session": first.session_id}]
     api.force_authenticate(order.user)
     assert api.get(f"/api/checkin/events/{order.event_id}/revocations").status_code == 404
 
