@@ -11,6 +11,9 @@ from django.utils.translation import gettext as _
 LAST_SEEN = "last_seen"
 # Write the timestamp at most this often: a session save per request is waste.
 TOUCH_EVERY = 30
+# Paths that never load the user row for this: the API, and a hot sale's waiting room (tickets.waiting_room),
+# which thousands keep open at once and which must answer without the database.
+UNWATCHED_PATHS = ("/api/", "/waiting-room/")
 
 
 def idle_logout_message() -> str:
@@ -30,7 +33,7 @@ class IdleTimeoutMiddleware:
 
     def __call__(self, request):
         # The path first: an API call (a click beacon too) should not load the user row for this.
-        if not request.path.startswith("/api/") and request.user.is_authenticated:
+        if not request.path.startswith(UNWATCHED_PATHS) and request.user.is_authenticated:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN)
             if last_seen is not None and now - last_seen > settings.IDLE_TIMEOUT_SECONDS:

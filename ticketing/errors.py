@@ -66,7 +66,8 @@ class Conflict(DomainError):
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every API error as JSON: field errors as `{field: [messages]}`, anything else as `{detail, code}`."""
     if isinstance(exc, DomainError):
-        return Response({"detail": str(exc), "code": exc.code}, status=exc.status_code)
+        # `extra`: what a caller needs to act on the error (tickets.waiting_room: the room's URLs).
+        return Response({"detail": str(exc), "code": exc.code, **getattr(exc, "extra", {})}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = DRFValidationError(detail=exc.message_dict if hasattr(exc, "error_dict")
                                  else {api_settings.NON_FIELD_ERRORS_KEY: exc.messages})

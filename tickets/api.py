@@ -9,8 +9,12 @@ import json
 import logging
 from time import monotonic
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -18,7 +22,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer, unwrap
+from accounts.authentication import HOT_PATH_AUTHENTICATION, AnyBuyer, BuyerJWTAuthentication, unwrap
 from accounts.models import Role
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
@@ -26,7 +30,7 @@ from events.models import Event
 from events.selectors import event_visible_to, may_see
 from ticketing.errors import NotFound
 from ticketing.throttling import FailOpenThrottle
-from tickets import selectors, services, snapshots
+from tickets import catalogue, selectors, services, snapshots, waiting_room
 from tickets.models import SeatMap, Session, TicketType
 from tickets.serializers import (
     HoldRequestSerializer,
@@ -38,15 +42,24 @@ from tickets.serializers import (
     SessionCancelSerializer,
     SessionSerializer,
     SessionStockSerializer,
+    SessionWaitingRoomSerializer,
     SessionWriteSerializer,
     TicketTypeSerializer,
     TicketTypeWriteSerializer,
+    WaitingRoomStateSerializer,
 )
 
 log = logging.getLogger(__name__)
 ERRORS = OpenApiResponse(ErrorSerializer)
-HOLD_ERRORS = {400: ERRORS, 404: ERRORS, 409: OpenApiResponse(ErrorSerializer, description="Taken or sold out."),
-               429: ERRORS}
+ROOM_REQUIRED = OpenApiResponse(ErrorSerializer, description=(
+    "`waiting_room_required`: a hot sale's waiting room is open and you have no admission. The body also "
+    "names `room` (its page) and `poll` (POST there to take a place); send the token it gives as the "
+    "`X-Waiting-Room-Token` header."))
+HOLD_ERRORS = {400: ERRORS, 403: ROOM_REQUIRED, 404: ERRORS,
+               409: OpenApiResponse(ErrorSerializer, description="Taken or sold out."), 429: ERRORS}
+ROOM_TOKEN = OpenApiParameter(
+    "X-Waiting-Room-Token", str, location=OpenApiParameter.HEADER, required=False,
+    description="A hot sale's admission (the waiting room's `token`), while its waiting room is open.")
 
 
 def _own_event(user, event_id: int) -> Event:
@@ -216,19 +229,58 @@ class SeatMapStateView(SnapshotReadView):
     vary = SEATMAP_VARY
     kept = staticmethod(snapshots.seatmap)
 
+    def dispatch(self, request, *args, **kwargs):
+        """As SnapshotReadView's, with the session's catalogue version read in the same round trip: while a
+        hot session's waiting room is active, the map is only for admitted buyers (no anonymous shortcut)."""
+        self.room_info, self.kept_read, self.window_unknown = None, None, False
+        if request.method in ("GET", "HEAD"):
+            session_id = kwargs["session_id"]
+            kept, window = snapshots.seatmap_and_fields(session_id, waiting_room.window_key(session_id),
+                                                        waiting_room.WINDOW_FIELDS)
+            self.window_unknown = window is not None and None in window
+            if kept is not None:  # else get() reads the session from the database, and asks it
+                try:
+                    active = waiting_room.active_from(session_id, window)
+                except waiting_room.RoomUnavailable:
+                    active, kept = False, None  # Redis went away just now: the database's answer, in get()
+                if active:
+                    self.room_info = catalogue.session_info(session_id)
+                elif kept is not None and snapshots.anonymous_json(request):
+                    response = snapshots.answer(request, kept, cache_control=snapshots.PUBLIC, vary=self.vary)
+                    response["Allow"] = ", ".join(self.allowed_methods)
+                    return response
+            self.kept_read = kept
+        return APIView.dispatch(self, request, *args, **kwargs)
+
     @extend_schema(summary="Seat map of a session", description="Every seat with its position and state; the "
                    "seat-map socket (/ws/seatmap/<id>/) sends the same shape and then every change. Public "
                    "events are answered from a snapshot at most a second old (with an `ETag`; `Cache-Control: "
-                   "public, max-age=1` when anonymous, `private, max-age=1` when signed in).",
-                   parameters=[IF_NONE_MATCH],
-                   responses={200: SeatMapStateSerializer, 304: NOT_MODIFIED, 404: ERRORS}, tags=["tickets"])
+                   "public, max-age=1` when anonymous, `private, max-age=1` when signed in). While a hot "
+                   "session's waiting room is open, only with its admission.",
+                   parameters=[IF_NONE_MATCH, ROOM_TOKEN],
+                   responses={200: SeatMapStateSerializer, 304: NOT_MODIFIED, 403: ROOM_REQUIRED, 404: ERRORS},
+                   tags=["tickets"])
     def get(self, request, session_id: int):
         user = request.user
+        if self.room_info is not None and (not waiting_room.session_room_active(self.room_info)
+                                           or waiting_room.allowed(self.room_info, request, user=user)):
+            self.room_info = None  # let through (the catalogue's copy says whether the room still stands)
+        if self.room_info is not None:
+            if not self.room_info.visible_to(user):
+                raise NotFound(_("No such session."))
+            raise waiting_room.WaitingRoomRequired(session_id)
         me = services.owner_token(user.pk) if user.is_authenticated else None
-        kept = snapshots.seatmap(session_id)
+        kept = self.kept_read
         if kept is None:
             read_at = monotonic()
             session = _session_for_buyer(session_id, user, with_map=True)
+            if not waiting_room.allowed(session, request, user=user):
+                raise waiting_room.WaitingRoomRequired(session_id)
+            if self.window_unknown:  # Redis has not heard of this session's room: tell it, so that kept reads
+                try:  # can answer without the database
+                    waiting_room.config_store(waiting_room.config_of(session))
+                except waiting_room.RoomUnavailable:
+                    pass
             kept = snapshots.Snapshot.of(selectors.seatmap_state(session))
             if not session.event.is_public:
                 return _snapshot_answer(request, kept.for_viewer(me), snapshots.UNCACHED, SEATMAP_VARY)
@@ -244,13 +296,15 @@ class LockView(APIView):
     throttle_scope = "holds"
 
     @extend_schema(summary="Hold one seat", description="Adds the seat to your live hold for that session (one "
-                   "timer), or starts one.", request=LockSerializer,
+                   "timer), or starts one.", request=LockSerializer, parameters=[ROOM_TOKEN],
                    responses={201: HoldSerializer, **HOLD_ERRORS}, tags=["tickets"])
     def put(self, request, seat_id: int):
         data = LockSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        taken = services.hold_take(user=request.user, session_id=data.validated_data["session"], seat_ids=[seat_id],
-                                   join=True, check_visible=True)
+        session_id = data.validated_data["session"]
+        taken = services.hold_take(user=request.user, session_id=session_id, seat_ids=[seat_id],
+                                   join=True, check_visible=True,
+                                   admission=waiting_room.request_token(request, session_id))
         # A seat added to a live hold answers with the whole hold (read back); a new hold from what it wrote.
         body = HoldSerializer(selectors.hold_with_items(taken.hold.pk)).data if taken.joined else hold_answer(taken)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -280,7 +334,7 @@ class HoldsView(APIView):
         return Response(HoldSerializer(selectors.holds_live(request.user), many=True).data)
 
     @extend_schema(summary="Hold several seats or GA tickets, all or none", request=HoldRequestSerializer,
-                   responses={201: HoldSerializer, **HOLD_ERRORS}, tags=["tickets"])
+                   parameters=[ROOM_TOKEN], responses={201: HoldSerializer, **HOLD_ERRORS}, tags=["tickets"])
     def post(self, request):
         data = HoldRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -290,7 +344,8 @@ class HoldsView(APIView):
         except ValueError as exc:
             raise services.BadHoldRequest(_("Unknown ticket type for this event.")) from exc
         taken = services.hold_take(user=request.user, session_id=v["session"], seat_ids=v["seats"],
-                                   quantities=quantities, check_visible=True, access_code=v["access_code"])
+                                   quantities=quantities, check_visible=True, access_code=v["access_code"],
+                                   admission=waiting_room.request_token(request, v["session"]))
         return Response(hold_answer(taken), status=status.HTTP_201_CREATED)
 
 
@@ -339,3 +394,113 @@ class EventTicketTypesView(APIView):
                  .prefetch_related("tiers"))
         return Response(TicketTypeSerializer(types, many=True).data)
 
+
+
+class SessionWaitingRoomView(APIView):
+    permission_classes = [roles(Role.PUBLISHER)]
+
+    @extend_schema(summary="Turn a session's waiting room on or off",
+                   description="A hot sale: from WAITING_ROOM_OPENS_MINUTES before sales open until they close, "
+                   "buyers take a place in a fair queue (a random order for everyone who came before sales "
+                   "open, then first come, first served) and are let in `admit_per_second` at a time; only "
+                   "admitted buyers open the seat map or hold. Your own events' sessions.",
+                   request=SessionWaitingRoomSerializer,
+                   responses={200: SessionSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["tickets"])
+    def put(self, request, session_id: int):
+        data = SessionWaitingRoomSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = Session.objects.select_related("event").filter(pk=session_id, event__publisher=request.user).first()
+        if session is None:
+            raise NotFound(_("No such session."))
+        session = _validated(services.session_waiting_room_set, actor=request.user, session=session,
+                             **data.validated_data)
+        return Response(SessionSerializer(session).data)
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else _time.to_representation(waiting_room.moment(epoch))
+
+
+def _next_poll_ms(place: waiting_room.Place, config: waiting_room.RoomConfig, eta: int | None, now: float) -> int:
+    """Every 2–5 s, jittered so that thousands of pages do not ask at the same instant; before sales open,
+    again shortly after they do (the order does not depend on who asks first)."""
+    jitter = waiting_room._random.randint(0, 1500)
+    if now < config.start:
+        return int(min(5000, max(config.start - now, 0) * 1000 + 200)) + jitter
+    return (2000 if eta is not None and eta < 10 else 3500) + jitter
+
+
+class WaitingRoomView(APIView):
+    """The waiting room's poll: reads Redis and signed cookies only (no query: the user row is not read)."""
+
+    authentication_classes = [BuyerJWTAuthentication]  # API callers; pages are known by the room's cookie
+    permission_classes = [AllowAny]
+    throttle_classes = []  # polling faster gains nothing: a place is drawn once
+
+    @extend_schema(
+        summary="Take or keep your place in a hot sale's waiting room",
+        description="Joins the queue of the session's waiting room (once: asking again keeps your place) and "
+        "answers your place, the people waiting and an estimated wait. Before sales open everyone gets a random "
+        "place, drawn once; after, later arrivals join the back. When it is your turn the answer is `admitted` "
+        "with a `token` (also set as a cookie): send it as the `X-Waiting-Room-Token` header to open the seat map "
+        "and hold until `admitted_until`; unused, it lapses and a later ask puts you at the back. A place needs a "
+        "signed-in account (an access token, or the cookie the session page sets). 503 "
+        "`waiting_room_unavailable`: the room cannot reach its store and lets nobody in; ask again later.",
+        request=None, responses={200: WaitingRoomStateSerializer, 404: ERRORS, 503: ERRORS}, tags=["tickets"])
+    def post(self, request, session_id: int):
+        config = waiting_room.config(session_id)
+        if config is None or not config.public:
+            raise NotFound(_("No such session."))
+        now = waiting_room.clock()
+        user_id = request.user.pk if request.user.is_authenticated else waiting_room.visitor_of(request)
+        session_url = reverse("tickets:session", args=[session_id])
+        body = {"state": "open", "position": None, "waiting": 0, "eta_seconds": None, "rejoined": False,
+                "sales_start": _iso(config.start), "opens_at": _iso(config.opens), "token": None,
+                "admitted_until": None, "next_poll_ms": 0, "session_url": session_url, "login_url": None}
+        place = None
+        if not config.hot:
+            body["message"] = _("This session has no waiting room: go ahead.")
+        elif now < config.opens:
+            body.update(state="not_open", next_poll_ms=int(min(config.opens - now, 30) * 1000),
+                        message=_("The waiting room opens %(minutes)s minutes before sales open.") % {
+                            "minutes": settings.WAITING_ROOM_OPENS_MINUTES})
+        elif now >= config.end:
+            body.update(state="closed", message=_("Sales for this session are over."))
+        elif user_id is None:
+            body.update(state="login_required", login_url=f"{reverse('account_login')}?{urlencode({'next': session_url})}",
+                        message=_("Log in to take your place in the queue: one place per account."))
+        else:
+            place = waiting_room.poll(session_id=session_id, user_id=user_id, now=now)
+            body.update(self._place(place, config, user_id, now))
+        seconds_left = body.pop("_seconds_left", 0)
+        response = Response(body)
+        response["Cache-Control"] = "private, no-store"
+        if body["token"]:
+            response.set_cookie(waiting_room.token_cookie(session_id), body["token"], max_age=max(int(seconds_left), 1),
+                                httponly=True, samesite="Lax",
+                                secure=request.is_secure() or settings.SESSION_COOKIE_SECURE)
+        return response
+
+    @staticmethod
+    def _place(place: waiting_room.Place, config: waiting_room.RoomConfig, user_id: int, now: float) -> dict:
+        if place.state == "admitted":
+            token, expires = waiting_room.token_issue(session_id=config.session_id, user_id=user_id,
+                                                      admitted_at=place.admitted_at)
+            until = timezone.localtime(waiting_room.moment(expires)).strftime("%H:%M")
+            return {"state": "admitted", "token": token, "admitted_until": _iso(expires), "_seconds_left": expires - now,
+                    "message": _("It is your turn! Your admission is valid until %(time)s.") % {"time": until}}
+        if place.state == "waiting":
+            eta = waiting_room.eta_seconds(place, config, now)
+            message = (_("You are in the queue. Your place is drawn when sales open.") if now < config.start
+                       else _("You are number %(position)s in the queue.") % {"position": place.position})
+            return {"state": "waiting", "position": place.position if now >= config.start else None,
+                    "waiting": place.waiting, "eta_seconds": eta if now >= config.start else None,
+                    "rejoined": place.rejoined, "next_poll_ms": _next_poll_ms(place, config, eta, now),
+                    "message": message}
+        if place.state == "closed":
+            return {"state": "closed", "message": _("Sales for this session are over.")}
+        if place.state == "early":
+            return {"state": "not_open", "next_poll_ms": 5000,
+                    "message": _("The waiting room opens %(minutes)s minutes before sales open.") % {
+                        "minutes": settings.WAITING_ROOM_OPENS_MINUTES}}
+        return {"state": "open", "message": _("This session has no waiting room: go ahead.")}

@@ -41,3 +41,19 @@ class TicketsConfig(AppConfig):
         for model in (Event, TicketType, PriceTier, Session, SeatMap, Seat):
             post_save.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-save-{model.__name__}")
             post_delete.connect(forget, sender=model, weak=False, dispatch_uid=f"catalogue-delete-{model.__name__}")
+
+        # The waiting room reads its session's settings from Redis: written again after each change.
+        from django.db import transaction
+
+        from tickets import waiting_room
+
+        def room_session(sender, instance, **kwargs):
+            waiting_room.config_sync([instance.pk])
+
+        def room_event(sender, instance, **kwargs):
+            # The event's review or cancellation: its hot sessions' rooms open, close or say so.
+            transaction.on_commit(lambda: waiting_room.config_sync(
+                Session.objects.filter(event_id=instance.pk, waiting_room=True).values_list("pk", flat=True)))
+
+        post_save.connect(room_session, sender=Session, weak=False, dispatch_uid="waiting-room-session")
+        post_save.connect(room_event, sender=Event, weak=False, dispatch_uid="waiting-room-event")

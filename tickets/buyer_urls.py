@@ -10,5 +10,6 @@ urlpatterns = [
     path("sessions/<int:pk>/hold/", views.session_hold, name="hold"),
     path("sessions/<int:pk>/access/", views.session_access, name="access"),
     path("sessions/<int:pk>/hold-panel/", views.hold_panel, name="hold_panel"),
+    path("waiting-room/<int:pk>/", views.waiting_room_page, name="waiting_room"),
     path("holds/<int:hold_id>/release/", views.hold_release, name="hold_release"),
 ]

@@ -62,6 +62,8 @@ class SessionInfo:
     sales_end: datetime
     ticket_types: dict  # id → TicketTypeInfo
     seats: dict  # map seat id → (ticket type id, section, row, number)
+    waiting_room: bool = False  # a hot sale: holds need the room's admission while it is open (tickets.waiting_room)
+    admit_per_second: int = 20
 
     def sales_open(self, now: datetime) -> bool:
         return (self.event_status == EventStatus.APPROVED and not self.cancelled
@@ -81,6 +83,11 @@ _memo: dict[int, tuple[str, float, SessionInfo]] = {}
 
 def _version_key(session_id: int) -> str:
     return f"catalogue:v:{session_id}"
+
+
+def version_key(session_id: int) -> str:
+    """The session's version key as the default cache names it (for cache.get_many with other keys)."""
+    return _version_key(session_id)
 
 
 def version_cache_key(session_id: int) -> str:
@@ -118,10 +125,11 @@ def _load(session_id: int) -> SessionInfo | None:
     row = (Session.objects.filter(pk=session_id)
            .values_list("event_id", "event__title", "event__status", "event__publisher_id",
                         "event__real_name_required", "event__one_ticket_per_id", "seating", "cancelled_at", "start_time", "sales_start",
-                        "sales_end").first())
+                        "sales_end", "waiting_room", "admit_per_second").first())
     if row is None:
         return None
-    event_id, title, status, publisher_id, real_name, one_per_id, seating, cancelled_at, start, sales_start, sales_end = row
+    (event_id, title, status, publisher_id, real_name, one_per_id, seating, cancelled_at, start, sales_start, sales_end,
+     waiting_room, admit_per_second) = row
     tiers: dict[int, list] = {}
     for tier in PriceTier.objects.filter(ticket_type__event_id=event_id):
         tiers.setdefault(tier.ticket_type_id, []).append(tier)
@@ -136,7 +144,7 @@ def _load(session_id: int) -> SessionInfo | None:
                        one_ticket_per_id=real_name and one_per_id, seated=seating == "seated",
                        cancelled=cancelled_at is not None or status == EventStatus.CANCELLED,
                        start_time=start, sales_start=sales_start, sales_end=sales_end, ticket_types=types,
-                       seats=seats)
+                       seats=seats, waiting_room=waiting_room, admit_per_second=admit_per_second)
 
 
 def forget_event(event_id: int) -> None:

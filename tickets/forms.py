@@ -259,6 +259,13 @@ class SessionForm(forms.Form):
     seating = forms.ChoiceField(label=capfirst(_("seating")), choices=Seating.choices, widget=forms.RadioSelect)
     seat_map = forms.ModelChoiceField(label=capfirst(_("seat map")), queryset=SeatMap.objects.none(), required=False,
                                       help_text=_("For reserved seating: buyers pick their seats on this map."))
+    waiting_room = forms.BooleanField(
+        label=_("Hot sale: waiting room"), required=False,
+        help_text=_("From a few minutes before sales open, buyers queue in a fair waiting room (a random order for "
+                    "everyone already there when sales open) and are let in a few at a time."))
+    admit_per_second = forms.IntegerField(label=capfirst(_("buyers admitted per second")), min_value=1, max_value=1000,
+                                          initial=20, required=False,
+                                          help_text=_("As many as the sale can serve at once (20 if left empty)."))
 
     def __init__(self, *args, seat_maps, **kwargs):
         super().__init__(*args, **kwargs)
@@ -286,3 +293,10 @@ class StockForm(forms.Form):
 
     def stock(self) -> dict[int, int]:
         return {int(name.removeprefix("type_")): n for name, n in self.cleaned_data.items() if n}
+
+
+class WaitingRoomForm(forms.Form):
+    """A session's waiting room, on or off, and its rate (the publisher's sessions list)."""
+
+    waiting_room = forms.BooleanField(label=_("Hot sale: waiting room"), required=False)
+    admit_per_second = forms.IntegerField(label=capfirst(_("buyers admitted per second")), min_value=1, max_value=1000)

@@ -156,6 +156,15 @@ class Session(models.Model):
     seating = models.CharField(_("seating"), max_length=8, choices=Seating.choices, default=Seating.GENERAL)
     seat_map = models.ForeignKey(SeatMap, verbose_name=_("seat map"), on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="sessions")
+    # A hot on-sale (tickets.waiting_room): from WAITING_ROOM_OPENS_MINUTES before sales_start until sales_end,
+    # buyers hold only with an admission the room gave them, admit_per_second at a time.
+    waiting_room = models.BooleanField(
+        _("waiting room"), default=False,
+        help_text=_("For a sale that sells out in seconds: buyers queue in a fair waiting room and are let in a "
+                    "few at a time."))
+    admit_per_second = models.PositiveSmallIntegerField(
+        _("buyers admitted per second"), default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text=_("How many buyers the waiting room lets in each second: as many as the sale can serve."))
     # Set once by tickets.services.session_cancel: nothing more is sold, its paid orders are refunded in full.
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     cancel_reason = models.CharField(_("why it was cancelled"), max_length=500, blank=True)
@@ -174,6 +183,8 @@ class Session(models.Model):
             models.CheckConstraint(
                 condition=Q(seating="ga", seat_map__isnull=True) | Q(seating="seated", seat_map__isnull=False),
                 name="session_seated_has_map"),
+            models.CheckConstraint(condition=Q(admit_per_second__gte=1, admit_per_second__lte=1000),
+                                   name="session_admit_rate_range"),
         ]
 
     def __str__(self) -> str:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("publisher/events/<int:pk>/tickets/sessions/new/", views.session_create, name="manage_session_create"),
     path("publisher/events/<int:pk>/tickets/sessions/<int:session_pk>/cancel/", views.session_cancel,
          name="manage_session_cancel"),
+    path("publisher/events/<int:pk>/tickets/sessions/<int:session_pk>/waiting-room/", views.session_waiting_room,
+         name="manage_session_waiting_room"),
 ]

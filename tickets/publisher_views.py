@@ -8,6 +8,7 @@ form, a domain error by ticketing.errors.DomainErrorMiddleware.
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -24,7 +25,8 @@ from events.models import Event, EventStatus
 from ticketing.errors import Conflict
 from tickets import selectors, services
 from tickets.forms import (
-    SeatMapForm, SessionForm, StockForm, TicketTypeForm, seat_map_layout, section_formset, tier_formset,
+    SeatMapForm, SessionForm, StockForm, TicketTypeForm, WaitingRoomForm, seat_map_layout, section_formset,
+    tier_formset,
 )
 from tickets.models import Seating, TicketType
 from tickets.seatmaps import layout_clean, layout_seats, layout_svg
@@ -89,7 +91,8 @@ def inventory_overview(event: Event) -> dict:
         session.on_sale = session.sales_open(now)
         session.sales_ended = session.sales_end <= now
         session.over = session.end_time <= now
-    return {"ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions}
+    return {"ticket_types": ticket_types, "seat_maps": seat_maps, "sessions": sessions,
+            "room_opens_minutes": settings.WAITING_ROOM_OPENS_MINUTES}
 
 
 
@@ -276,7 +279,8 @@ def session_create(request, pk: int):
             services.session_create(
                 actor=request.user, event=event, name=c["name"], hall=c["hall"], start_time=c["start_time"],
                 end_time=c["end_time"], sales_start=c["sales_start"], sales_end=c["sales_end"],
-                seat_map=c["seat_map"] if form.seated else None, stock=None if form.seated else stock.stock())
+                seat_map=c["seat_map"] if form.seated else None, stock=None if form.seated else stock.stock(),
+                waiting_room=c["waiting_room"], admit_per_second=c["admit_per_second"] or 20)
         except ValidationError as exc:
             _show_service_errors(form, exc)
         else:
@@ -293,4 +297,25 @@ def session_cancel(request, pk: int, session_pk: int):
     session = get_object_or_404(event.sessions.select_related("event"), pk=session_pk)
     services.session_cancel(actor=request.user, session=session, reason=request.POST.get("reason", "")[:500])
     messages.success(request, _("The session was cancelled. Its buyers are being refunded in full and told."))
+    return redirect("tickets:manage", pk=event.pk)
+
+
+@role_required(Role.PUBLISHER)
+@require_POST
+def session_waiting_room(request, pk: int, session_pk: int):
+    """Turns a session's waiting room on or off, with its rate. Roles: publisher (owner)."""
+    event = _editable_event(request, pk)
+    session = get_object_or_404(event.sessions.select_related("event"), pk=session_pk)
+    form = WaitingRoomForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("tickets:manage", pk=event.pk)
+    session = services.session_waiting_room_set(actor=request.user, session=session, **form.cleaned_data)
+    if session.waiting_room:
+        messages.success(request, _("Waiting room on: buyers queue from %(minutes)s minutes before sales open and are "
+                                    "let in %(rate)s per second.") % {
+            "minutes": settings.WAITING_ROOM_OPENS_MINUTES, "rate": session.admit_per_second})
+    else:
+        messages.success(request, _("Waiting room off: buyers go straight to the tickets."))
     return redirect("tickets:manage", pk=event.pk)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.utils import timezone
 
 from events.models import Event
@@ -155,3 +155,14 @@ def next_sessions(event_ids: list[int], *, now: datetime) -> dict[int, Session]:
                     .order_by("event_id", "start_time", "pk")):
         nearest.setdefault(session.event_id, session)
     return nearest
+
+
+def sessions_sold_out(session_ids: Collection[int]) -> list[int]:
+    """Of these sessions, those with every ticket sold (paid): no GA stock left unsold, no seat not sold."""
+    ids = set(session_ids)
+    unsold = set(Stock.objects.filter(session_id__in=ids, sold__lt=F("total")).values_list("session_id", flat=True))
+    unsold |= set(SessionSeat.objects.filter(session_id__in=ids).exclude(status=SeatStatus.SOLD)
+                  .values_list("session_id", flat=True))
+    selling = set(Stock.objects.filter(session_id__in=ids).values_list("session_id", flat=True))
+    selling |= set(SessionSeat.objects.filter(session_id__in=ids).values_list("session_id", flat=True))
+    return sorted((ids & selling) - unsold)

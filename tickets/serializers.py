@@ -64,13 +64,45 @@ class SessionWriteSerializer(serializers.Serializer):
     seat_map = serializers.IntegerField(required=False, allow_null=True, default=None)
     stock = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=100000), required=False,
                                   default=dict, help_text=_("General admission: ticket type id → number of tickets."))
+    waiting_room = serializers.BooleanField(
+        required=False, default=False,
+        help_text=_("A hot sale: from a few minutes before sales open, buyers queue in a fair waiting room."))
+    admit_per_second = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, default=20,
+        help_text=_("How many buyers the waiting room lets in each second."))
+
+
+class SessionWaitingRoomSerializer(serializers.Serializer):
+    waiting_room = serializers.BooleanField()
+    admit_per_second = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=20)
+
+
+class WaitingRoomStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["waiting", "admitted", "login_required", "not_open", "open", "closed"],
+        help_text=_("waiting: in the queue; admitted: your turn (see token); login_required: a place needs a "
+                    "signed-in account; not_open: the room opens later; open: no queue now, go ahead; closed: "
+                    "sales are over."))
+    position = serializers.IntegerField(allow_null=True, help_text=_("Your place, 1 = next (after sales open)."))
+    waiting = serializers.IntegerField(help_text=_("People in the queue."))
+    eta_seconds = serializers.IntegerField(allow_null=True, help_text=_("About how long until you are let in."))
+    sales_start = serializers.DateTimeField()
+    opens_at = serializers.DateTimeField(help_text=_("When the waiting room opens."))
+    rejoined = serializers.BooleanField(help_text=_("Your admission lapsed unused: you joined the back."))
+    token = serializers.CharField(allow_null=True, help_text=_(
+        "admitted: your admission, also set as a cookie; send it as the X-Waiting-Room-Token header."))
+    admitted_until = serializers.DateTimeField(allow_null=True)
+    next_poll_ms = serializers.IntegerField(help_text=_("Ask again after this many milliseconds."))
+    session_url = serializers.CharField()
+    login_url = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
 
 
 class SessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Session
         fields = ["id", "event", "name", "hall", "start_time", "end_time", "sales_start", "sales_end", "seating",
-                  "seat_map", "cancelled_at", "cancel_reason"]
+                  "seat_map", "waiting_room", "admit_per_second", "cancelled_at", "cancel_reason"]
         read_only_fields = ["cancelled_at", "cancel_reason"]
 
 

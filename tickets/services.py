@@ -39,7 +39,7 @@ from events.models import Event, EventStatus
 from ticketing import behaviour
 from ticketing.errors import Conflict, DomainError, Forbidden, NotFound  # noqa: F401 - re-exported for callers
 from ticketing.outbox import outbox_add
-from tickets import catalogue, fastpath
+from tickets import catalogue, fastpath, waiting_room
 from tickets.broadcast import SeatChange, broadcast_changes
 from tickets.models import (
     Hold, HoldItem, HoldStatus, PriceTier, PriceTierKind, Seat, SeatMap, SeatStatus, Seating, Session, SessionSeat,
@@ -174,8 +174,10 @@ def seat_map_create(*, actor: User, event: Event, name: str, layout: object) -> 
 @transaction.atomic
 def session_create(*, actor: User, event: Event, start_time: datetime, end_time: datetime,
                    sales_start: datetime, sales_end: datetime, name: str = "", hall: str = "",
-                   seat_map: SeatMap | None = None, stock: dict[int, int] | None = None) -> Session:
-    """A session sold by seat (`seat_map`) or as general admission (`stock`: ticket type id → count)."""
+                   seat_map: SeatMap | None = None, stock: dict[int, int] | None = None,
+                   waiting_room: bool = False, admit_per_second: int = 20) -> Session:
+    """A session sold by seat (`seat_map`) or as general admission (`stock`: ticket type id → count);
+    `waiting_room`: a hot sale, its buyers let in admit_per_second at a time (tickets.waiting_room)."""
     _require_owner(actor, event)
     errors = []
     if end_time <= start_time:
@@ -196,12 +198,14 @@ def session_create(*, actor: User, event: Event, start_time: datetime, end_time:
         errors.append(_("A session is sold either by seat or as general admission, not both."))
     if set(stock) - ticket_type_ids:
         errors.append(_("Unknown ticket type for this event."))
+    errors += _admit_rate_errors(admit_per_second)
     if errors:
         raise ValidationError(errors)
     session = Session.objects.create(
         event=event, name=name.strip(), hall=hall.strip(), start_time=start_time, end_time=end_time,
         sales_start=sales_start, sales_end=sales_end, seat_map=seat_map,
-        seating=Seating.SEATED if seat_map else Seating.GENERAL)
+        seating=Seating.SEATED if seat_map else Seating.GENERAL, waiting_room=waiting_room,
+        admit_per_second=admit_per_second)
     if seat_map is not None:
         SessionSeat.objects.bulk_create(
             SessionSeat(session=session, seat_id=seat_id, ticket_type_id=tt)
@@ -210,6 +214,33 @@ def session_create(*, actor: User, event: Event, start_time: datetime, end_time:
         Stock.objects.bulk_create(Stock(session=session, ticket_type_id=tt, total=count, available=count)
                                   for tt, count in stock.items())
     transaction.on_commit(lambda: event_summary_refresh(event_id=event.pk))
+    return session
+
+
+def _admit_rate_errors(admit_per_second) -> list:
+    if not isinstance(admit_per_second, int) or not 1 <= admit_per_second <= 1000:
+        return [_("Let in between 1 and 1000 buyers per second.")]
+    return []
+
+
+@transaction.atomic
+def session_waiting_room_set(*, actor: User, session: Session, waiting_room: bool, admit_per_second: int) -> Session:
+    """Turns a session's waiting room on or off and sets how many buyers it lets in per second (its publisher).
+    Takes effect at once in every process (the room's settings are written again after commit). Turning it
+    on while a sale runs sends buyers without an admission to the room from their next request. Raises
+    Forbidden, Conflict (event or session cancelled, sales over) or ValidationError (the rate); each changes
+    nothing."""
+    _require_owner(actor, session.event)
+    session = Session.objects.select_for_update().get(pk=session.pk)
+    if session.cancelled_at is not None:
+        raise SessionCancelled()
+    if session.sales_end <= timezone.now():
+        raise Conflict(_("Sales of this session are over."), code="sales_over")
+    errors = _admit_rate_errors(admit_per_second)
+    if errors:
+        raise ValidationError(errors)
+    session.waiting_room, session.admit_per_second = bool(waiting_room), admit_per_second
+    session.save(update_fields=["waiting_room", "admit_per_second"])  # post_save: the catalogue and the room
     return session
 
 
@@ -306,24 +337,28 @@ class Taken:
 
 
 def hold_create(*, user: User, session: Session, seat_ids: Iterable[int] = (),
-                quantities: dict[int, int] | None = None, join: bool = False, access_code: str = "") -> Hold:
+                quantities: dict[int, int] | None = None, join: bool = False, access_code: str = "",
+                admission: str = "") -> Hold:
     """Holds these seats, or these GA quantities (ticket type id → n), all or none.
 
     With `join`, seats go into the buyer's live hold for this session (sharing
     its timer) if there is one. Raises SalesClosed, BadHoldRequest, SeatTaken,
     SoldOut, OverLimit, TooManyHolds; on any error nothing is held. The caller
     has checked the buyer may see the session. A hidden ticket type needs `access_code`
-    (orders.promo.access_take: PromoInvalid, PromoUsedUp).
+    (orders.promo.access_take: PromoInvalid, PromoUsedUp). A hot session's active waiting room wants
+    its `admission` (hold_take).
     """
     return hold_take(user=user, session_id=session.pk, seat_ids=seat_ids, quantities=quantities, join=join,
-                     access_code=access_code).hold
+                     access_code=access_code, admission=admission).hold
 
 
 def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities: dict[int, int] | None = None,
-              join: bool = False, then=None, check_visible: bool = False, access_code: str = "") -> Taken:
+              join: bool = False, then=None, check_visible: bool = False, access_code: str = "",
+              admission: str = "") -> Taken:
     """hold_create's work, answering with a Taken. `then(taken)` runs inside the hold's transaction
     (an order made of it), so both commit or neither; `check_visible` raises NotFound for a session
-    the buyer may not see. `user` may be an accounts.authentication.TokenBuyer: only its id is used,
+    the buyer may not see. While the session's waiting room is active, `admission` must be the room's
+    token for this buyer (tickets.waiting_room.request_token), else WaitingRoomRequired. `user` may be an accounts.authentication.TokenBuyer: only its id is used,
     and the first statement refuses an inactive account."""
     seat_ids = sorted(set(int(s) for s in seat_ids))
     quantities = {int(k): int(v) for k, v in (quantities or {}).items() if int(v) != 0}
@@ -335,6 +370,7 @@ def hold_take(*, user, session_id: int, seat_ids: Iterable[int] = (), quantities
     if info is None or (check_visible and not info.visible_to(user)):
         raise NotFound(_("No such session."))
     _check_request(info, seat_ids, quantities)
+    waiting_room.check(info, user_id=user.pk, token=admission)
     token = uuid.uuid4().hex
     if seat_ids:
         taken = fastpath.claim_seats(session_id, seat_ids, token)

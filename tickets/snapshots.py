@@ -28,7 +28,7 @@ from django.utils.http import parse_etags
 from django_redis import get_redis_connection
 from rest_framework.renderers import JSONRenderer
 
-from ticketing.cache import CACHE_ERRORS, redis_down, redis_is_down
+from ticketing.cache import CACHE_ERRORS, redis_down, redis_is_down, writes_unsent
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,24 @@ def keep_stock(event_id: int, session_ids, snapshot: Snapshot, read_at: float) -
 def seatmap(session_id: int) -> Snapshot | None:
     """The kept seat map of a session of a public event (`"me": null`), or None."""
     return _get(_seatmap_key(session_id))
+
+
+def seatmap_and_fields(session_id: int, hash_key: str, fields: list[str]) -> tuple[Snapshot | None, list | None]:
+    """seatmap(), and these fields of the Redis hash at `hash_key` (a raw key; None when Redis is away or may
+    hold keys written while it was away), in one round trip: the seat-map read asks its session's waiting
+    room (tickets.waiting_room) with it."""
+    if redis_is_down() or writes_unsent():
+        return seatmap(session_id), None
+    try:
+        pipe = get_redis_connection("default").pipeline(transaction=False)
+        pipe.get(cache.make_key(_seatmap_key(session_id)))
+        pipe.hmget(hash_key, fields)
+        raw, values = pipe.execute()
+    except CACHE_ERRORS as exc:
+        redis_down(exc)
+        return None, None
+    value = None if raw is None else cache.client.decode(raw)
+    return (Snapshot(*value) if isinstance(value, tuple) else None), values
 
 
 def keep_seatmap(session_id: int, event_id: int, snapshot: Snapshot, read_at: float) -> None:

@@ -14,21 +14,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import ANY_ROLE, has_role, role_required
 from events.models import Event, EventStatus
 from events.selectors import event_visible_to, favourites_of
 from ticketing import behaviour
-from tickets import selectors, services
+from tickets import selectors, services, waiting_room
 from tickets.models import PriceTierKind, SeatStatus, Session, TicketType
 from tickets.selectors import StockRow
 
@@ -237,6 +238,8 @@ def session_detail(request, pk: int):
     session with hidden ticket types, a box for the access code that shows them. Roles: whoever may see
     the event."""
     session = _session_or_404(request, pk)
+    if not waiting_room.allowed(session, request, user=request.user):
+        return _to_waiting_room(request, session)
     state = selectors.seatmap_state(session, user=request.user)
     now = timezone.now()
     code, unlocked = _access_code(request, session)
@@ -250,8 +253,27 @@ def session_detail(request, pk: int):
                "opens_at": session.sales_start, "opens_in": time_left(session.sales_start),
                "access_code": code, "has_hidden": not session.is_seated and session.stocks.filter(
                    ticket_type__hidden=True).exists(), **_waitlist_context(request, session, offers),
-               **_hold_context(request, session)}
+               **_hold_context(request, session), **_room_context(request, session)}
     return render(request, "tickets/session.html", context)
+
+
+def _room_context(request, session: Session) -> dict:
+    """A hot session: its waiting room's state on the page (who got in, until when; the room's URL for the
+    seat map's socket when an admission lapses)."""
+    if not session.waiting_room:
+        return {}
+    token = waiting_room.request_token(request, session.pk)
+    expires = waiting_room.token_expires(token, session_id=session.pk, user_id=request.user.pk)
+    return {"room_active": waiting_room.session_room_active(session), "room_url": waiting_room.room_url(session.pk),
+            "room_admitted_until": expires, "room_opens_at": waiting_room.opens_at(session.sales_start)}
+
+
+def _to_waiting_room(request, session: Session):
+    """To the session's waiting room; a signed-in visitor takes the cookie by which the room knows them."""
+    response = redirect(waiting_room.room_url(session.pk))
+    if request.user.is_authenticated:
+        waiting_room.visitor_cookie_set(response, user_id=request.user.pk, secure=request.is_secure())
+    return response
 
 
 def _waitlist_context(request, session: Session, offers: list[Offer]) -> dict:
@@ -307,7 +329,8 @@ def session_hold(request, pk: int):
     if not has_role(request.user, ANY_ROLE):
         return redirect_to_login(reverse("tickets:session", args=[session.pk]))
     hold = services.hold_create(user=request.user, session=session, quantities=_quantities(request.POST, session),
-                                access_code=request.session.get(ACCESS_KEY, {}).get(str(session.event_id), ""))
+                                access_code=request.session.get(ACCESS_KEY, {}).get(str(session.event_id), ""),
+                                admission=waiting_room.request_token(request, session.pk))
     if request.htmx:
         return render(request, "tickets/partials/hold_panel.html", _hold_context(request, session))
     messages.success(request, _("Your tickets are held until %(time)s.") % {
@@ -326,3 +349,58 @@ def hold_release(request, hold_id: int):
     messages.success(request, _("Released: the tickets are back on sale."))
     return redirect("tickets:session", pk=session.pk)
 
+
+
+# --- the waiting room of a hot sale (tickets.waiting_room) ------------------------------------------
+
+
+def _room_strings() -> dict:
+    """What waiting_room.js says, translated here."""
+    return {
+        "position": _("You are number %(position)s in the queue."),
+        "waiting": ngettext("%(count)s person is waiting.", "%(count)s people are waiting.", 2),
+        "waiting_one": ngettext("%(count)s person is waiting.", "%(count)s people are waiting.", 1),
+        "eta": _("Estimated wait: about %(time)s."),
+        "minutes": _("%(n)s min"),
+        "seconds": _("%(n)s s"),
+        "before": _("When sales open, everyone already here is put in a random order, then let in a few at a time. "
+                    "Arriving earlier or refreshing does not change your place; later arrivals join the back."),
+        "opens_in": _("Sales open in"),
+        "drawing": _("Sales are opening: drawing the order…"),
+        "admitted": _("It is your turn! Taking you to the tickets…"),
+        "admitted_until": _("Your admission is valid until %(time)s."),
+        "go": _("Choose tickets now"),
+        "login": _("Log in to take your place in the queue: one place per account."),
+        "login_link": _("Log in"),
+        "rejoined": _("Your admission lapsed unused, so you joined the back of the queue."),
+        "closed": _("Sales for this session are over."),
+        "unavailable": str(waiting_room.RoomUnavailable.default_message),
+        "offline": _("Connection lost; trying again…"),
+        "open": _("No queue right now: taking you to the tickets…"),
+    }
+
+
+@require_GET
+def waiting_room_page(request, pk: int):
+    """A hot session's waiting room: light HTML from what the room keeps in Redis, no database, no user row
+    (the visitor's place comes from static/js/waiting_room.js polling the room's API). Outside the room's
+    window, the session page. Roles: anyone who may see the event (a place needs a signed-in account)."""
+    try:
+        config = waiting_room.config(pk)
+    except waiting_room.RoomUnavailable:
+        config, unavailable = None, True
+    else:
+        unavailable = False
+        if config is None or not config.public:
+            raise Http404
+        if not config.active(waiting_room.clock()):
+            return redirect("tickets:session", pk=pk)
+    context = {"config": config, "unavailable": unavailable, "session_id": pk, "strings": _room_strings(),
+               "poll_url": waiting_room.poll_url(pk), "session_url": reverse("tickets:session", args=[pk]),
+               "server_now": f"{waiting_room.clock():.3f}",
+               "sales_start": config and waiting_room.moment(config.start),
+               "starts": config and waiting_room.moment(config.starts)}
+    # Rendered without the request: no context processor, so nothing reads the user or the database.
+    response = HttpResponse(render_to_string("tickets/waiting_room.html", context), status=503 if unavailable else 200)
+    response["Cache-Control"] = "private, no-store"
+    return response

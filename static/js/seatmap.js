@@ -518,6 +518,7 @@
         let body = {};
         try { body = await response.json(); } catch { /* not JSON */ }
         toast(body.detail || t.failed);
+        if (body.code === "waiting_room_required" && body.room) setTimeout(() => { location.href = body.room; }, 1500);
         if (response.status === 404 || response.status === 409) resync(); // our picture was out of date
       }
     } catch {
@@ -594,6 +595,10 @@
     socket.addEventListener("close", (event) => {
       showLive(false);
       if (event.code === 4404) return; // the session is gone or hidden
+      if (event.code === 4403 && root.dataset.roomUrl) { // a hot sale's admission lapsed: back to its waiting room
+        location.href = root.dataset.roomUrl;
+        return;
+      }
       // The server sends a fresh snapshot on every connect, so nothing missed meanwhile is lost.
       setTimeout(connect, delay + Math.random() * 500);
       delay = Math.min(delay * 2, 30000);
