@@ -7,6 +7,7 @@ A buyer's own orders, tickets and wallet only: anyone else's answer 404, never
 import json
 import logging
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,12 +21,16 @@ from accounts.models import Role, User
 from accounts.permissions import ANY_ROLE, roles
 from accounts.serializers import ErrorSerializer
 from events.models import Event
+from orders.models import ScanResult
 from orders import answers, codes, promo, providers, selectors, services, transfers, waitlist
 from orders.serializers import (
     AttendeesSerializer,
     CallbackResultSerializer,
     CallbackSerializer,
     CheckinSerializer,
+    CheckinSyncResultSerializer,
+    CheckinSyncSerializer,
+    DoorTicketListSerializer,
     LedgerEntrySerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
@@ -54,6 +59,7 @@ from orders.serializers import (
 )
 from ticketing.errors import NotFound
 from ticketing.throttling import FailOpenThrottle
+from tickets import waiting_room
 from tickets.services import BadHoldRequest
 
 log = logging.getLogger(__name__)
@@ -85,8 +91,11 @@ class OrderCreateView(OrderThrottled, APIView):
                    description="With `holds`: a pending order of those live holds, due when the first lapses; the "
                    "same holds again return the same order. With `session` and `seats` or `quantities`: the "
                    "tickets are held and ordered in one transaction (all or none; the hold's errors: sold_out, "
-                   "seat_taken, over_limit …), due when the hold would lapse.", request=OrderCreateSerializer,
-                   responses={201: OrderDetailSerializer, 400: ERRORS, 404: ERRORS, 409: ERRORS}, tags=["orders"])
+                   "seat_taken, over_limit …), due when the hold would lapse; while a hot session's waiting "
+                   "room is open, only with its admission (`X-Waiting-Room-Token`, else 403 "
+                   "`waiting_room_required`).", request=OrderCreateSerializer,
+                   responses={201: OrderDetailSerializer, 400: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS},
+                   tags=["orders"])
     def post(self, request):
         data = OrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -100,7 +109,8 @@ class OrderCreateView(OrderThrottled, APIView):
                 raise BadHoldRequest(_("Unknown ticket type for this event.")) from exc
             checkout = services.order_create_direct(user=request.user, session_id=v["session"],
                                                     seat_ids=v["seats"], quantities=quantities,
-                                                    access_code=v["access_code"])
+                                                    access_code=v["access_code"],
+                                                    admission=waiting_room.request_token(request, v["session"]))
         return Response(answers.order_detail(checkout), status=status.HTTP_201_CREATED)
 
 
@@ -381,6 +391,59 @@ class CheckinRevocationsView(APIView):
                                                "revoked": transfers.revocations(event.pk)}).data)
 
 
+def _door_event(user, event_id: int) -> Event:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None or not services.can_check_in(user, event):
+        raise NotFound(_("No such event among those you check in."))
+    return event
+
+
+class CheckinTicketListView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]  # door staff may be customer accounts; the event decides
+
+    @extend_schema(summary="A session's tickets, for scanners that check in offline",
+                   description="Every valid or used ticket of the session by serial (orders.codes.serial) with its "
+                   "short code, type, seat, attendee (real-name events) and check-in time if used; the event's "
+                   "sessions with the window in which the door admits each. With the public key and the "
+                   "revocation list (…/revocations) a scanner can verify codes without the network. The event's "
+                   "publisher, its staff and admins; anyone else (and a session of another event) 404.",
+                   responses={200: DoorTicketListSerializer, 404: ERRORS}, tags=["checkin"])
+    def get(self, request, event_id: int, session_id: int):
+        event = _door_event(request.user, event_id)
+        sessions = selectors.door_sessions(event)
+        session = next((s for s in sessions if s["id"] == session_id), None)
+        if session is None:
+            raise NotFound(_("No such session of this event."))
+        tickets = selectors.session_ticket_list(event.sessions.get(pk=session_id))
+        return Response(DoorTicketListSerializer({
+            "event": event.pk, "session": session, "sessions": sessions, "real_name": event.real_name_required,
+            "generated_at": timezone.now(), "tickets": tickets}).data)
+
+
+class CheckinSyncView(APIView):
+    permission_classes = [roles(*ANY_ROLE)]  # door staff may be customer accounts; the event decides
+
+    @extend_schema(summary="Send the scans a scanner made offline",
+                   description="Up to 500 scans of one event, each with the nonce, time and answer the device "
+                   "gave. Each is recorded by the door's rules at its time: refusals as given; admissions checked in "
+                   "then, or reported as a `conflict` when the ticket had already been let in elsewhere (who, "
+                   "where, when: the event's check-in conflicts page) or the server would have refused it. "
+                   "Idempotent: scans already sent (same nonce) answer as the first time, so a batch may be sent "
+                   "again whole. The event's publisher, its staff and admins; anyone else 404.",
+                   request=CheckinSyncSerializer, responses={200: CheckinSyncResultSerializer, 400: ERRORS,
+                                                              404: ERRORS}, tags=["checkin"])
+    def post(self, request):
+        data = CheckinSyncSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = _door_event(request.user, data.validated_data["event"])
+        scans = [services.OfflineScan(**scan) for scan in data.validated_data["scans"]]
+        outcomes = services.checkin_sync(staff=request.user, event=event, scans=scans)
+        return Response(CheckinSyncResultSerializer({"event": event.pk, "synced_at": timezone.now(), "scans": [
+            {"nonce": outcome.scan.nonce, "result": outcome.scan.result, "admitted": outcome.admitted,
+             "conflict": outcome.scan.result == ScanResult.CONFLICT, "message": outcome.message}
+            for outcome in outcomes]}).data)
+
+
 class WaitlistView(APIView):
     permission_classes = [BUYER]
 
@@ -485,7 +548,7 @@ class CheckinView(APIView):
         if event is None or not services.can_check_in(request.user, event):
             raise NotFound(_("No such event among those you check in."))
         outcome = services.checkin_scan(staff=request.user, event=event, code=v["code"], nonce=v["nonce"],
-                                        override=v["override"])
+                                        override=v["override"], gate=v["gate"], device=v["device"])
         ticket = outcome.ticket
         return Response(ScanResultSerializer({
             "result": outcome.scan.result, "admitted": outcome.admitted, "message": outcome.message,

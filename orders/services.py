@@ -34,9 +34,9 @@ from accounts.models import Role, User
 from accounts.notifications import admins, notify
 from events.models import Event
 from events.refunds import RefundPolicy, RefundPolicyKind, fee_of
-from orders import codes, identity, promo, selectors
+from orders import announce, codes, identity, promo, selectors
 from orders.models import (
-    Attendee, CheckIn, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
+    Attendee, CheckIn, CheckinConflict, ConflictKind, EventStaff, LedgerEntry, LedgerKind, Order, OrderHold, OrderStatus, Payment, PaymentMethod,
     Refund, RefundStatus, SavedAttendee, Scan, ScanResult, Ticket, TicketStatus, TicketTransfer, Wallet,
 )
 from ticketing import behaviour
@@ -209,9 +209,11 @@ def _order_of_holds_again(user, hold_ids: list[int], order_ids: set) -> Checkout
     raise Conflict(_("Some of these tickets are already in another order."), code="hold_in_order")
 
 
-def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None, access_code: str = "") -> Checkout:
+def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None, access_code: str = "",
+                        admission: str = "") -> Checkout:
     """Seats or GA quantities straight into a pending order: the hold and the order in one transaction
-    (tickets.services.hold_take's rules and errors; NotFound for a session the buyer may not see)."""
+    (tickets.services.hold_take's rules and errors; NotFound for a session the buyer may not see;
+    WaitingRoomRequired without a hot sale's `admission`)."""
     def make_order(taken) -> Order:
         order = Order.objects.create(user_id=user.pk, event_id=taken.info.event_id, total=taken.total,
                                      expires_at=taken.hold.expires_at)
@@ -219,7 +221,7 @@ def order_create_direct(*, user, session_id: int, seat_ids=(), quantities=None, 
         return order
 
     taken = inventory.hold_take(user=user, session_id=session_id, seat_ids=seat_ids, quantities=quantities,
-                                then=make_order, check_visible=True, access_code=access_code)
+                                then=make_order, check_visible=True, access_code=access_code, admission=admission)
     for item in taken.items:
         item.hold = taken.hold
     behaviour.track_on_commit("order", user=user, event_id=taken.info.event_id, session_id=session_id, details={
@@ -485,6 +487,7 @@ def order_paid_notice(*, order: int) -> None:
                title=_("Order %(number)s is paid: %(count)s e-tickets"),
                body=_("%(event)s. Show the QR codes at the door; they are on the order page."),
                params={"number": order.number, "count": order.tickets.count(), "event": order.event.title})
+        announce.order_paid(order)
 
 
 def _items_of(order: Order):
@@ -715,6 +718,7 @@ def order_refund_money(*, order: Order, refund: Refund, actor: User | None, reas
                     reason=_("Refund fee, %(event)s") % {"event": order.event.title})
     order.tickets.filter(status=TicketStatus.VALID).update(status=TicketStatus.VOID, seat_claim=None, id_claim=None)
     inventory.holds_refund(hold_ids=_hold_ids(order))
+    announce.order_refunded(order, refund)
     # The buyer's behaviour, though an admin's request or a cancellation decides it.
     behaviour.track_on_commit("refund", user=User(pk=order.user_id), anon_id="", event_id=order.event_id,
                               details={"order": order.pk, "amount": float(refund.amount), "refund": refund.pk})
@@ -764,6 +768,7 @@ class ScanOutcome:
     scan: Scan
     ticket: Ticket | None
     checkin: CheckIn | None
+    conflict: CheckinConflict | None = None
 
     @property
     def admitted(self) -> bool:
@@ -784,10 +789,19 @@ class ScanOutcome:
                 "when": when}
         if result == ScanResult.OK:
             return str(_("Admitted."))
+        if result == ScanResult.CONFLICT and self.conflict and self.conflict.checkin:
+            first = self.conflict.checkin
+            return str(_("Conflict: admitted offline, but already checked in at %(when)s by %(by)s (%(where)s). "
+                         "Reported to the organiser.")) % {
+                "when": timezone.localtime(first.at).strftime("%Y-%m-%d %H:%M:%S"), "by": _who(first.by),
+                "where": where_label(first.gate, first.device)}
+        if result == ScanResult.CONFLICT and self.conflict:
+            return str(_("Conflict: admitted offline, but the server refuses this ticket (%(reason)s). Reported to "
+                         "the organiser.")) % {"reason": ScanResult(self.conflict.reason).label}
         if result == ScanResult.ALREADY_USED and self.checkin:
             when = timezone.localtime(self.checkin.at).strftime("%Y-%m-%d %H:%M:%S")
             return str(_("Refused: already used at %(when)s, checked in by %(by)s.")) % {
-                "when": when, "by": self.checkin.by.display_name or self.checkin.by.username}
+                "when": when, "by": _who(self.checkin.by)}
         if result == ScanResult.TRANSFERRED:
             return str(_("Refused: this ticket was given to another account and this code replaced; the new "
                          "holder has their own code."))
@@ -800,9 +814,77 @@ class ScanOutcome:
         return str(_("Refused: %(reason)s.")) % {"reason": ScanResult(result).label}
 
 
-def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: bool = False) -> ScanOutcome:
-    """Checks a code in at the door of `event`. A ticket is admitted once (by the database); a second scan,
-    a forged code, another event's ticket or a void one is refused, and every scan is recorded.
+def _who(user: User) -> str:
+    return user.display_name or user.username
+
+
+def where_label(gate: str, device: str) -> str:
+    """Where a scan happened, as the conflict report and the door say it."""
+    if gate and device:
+        return f"{gate} · {device}"
+    return gate or device or str(_("unnamed device"))
+
+
+@dataclass
+class _Judgement:
+    """What the rules say of a code at a moment, before anything is written: OK means it may be admitted."""
+
+    result: str
+    ticket: Ticket | None = None
+    code: str = ""  # as recorded: the signed code, or the short code as stored
+
+
+_TICKET_RELATED = ("order", "seat", "ticket_type", "session")
+
+
+def _judge(event: Event, code: str, now: datetime) -> _Judgement:
+    """The rules of the door for one code (signed, or a short code typed), at `now`."""
+    typed = (code or "").strip()
+    short = "" if typed.upper().startswith(codes.PREFIX) else codes.short_code(typed)
+    if short:
+        ticket = Ticket.objects.filter(short_code=short).select_related(*_TICKET_RELATED).first()
+        replaced = None if ticket else (TicketTransfer.objects.filter(old_short_code=short)
+                                        .select_related(*(f"ticket__{r}" for r in _TICKET_RELATED)).first())
+        found = ticket or (replaced.ticket if replaced else None)
+        if found is None:
+            return _Judgement(ScanResult.FORGED, code=short)
+        if found.event_id != event.pk:
+            return _Judgement(ScanResult.OTHER_EVENT, code=short)
+        if replaced is not None:
+            return _Judgement(ScanResult.TRANSFERRED, replaced.ticket, short)
+        return _ticket_judgement(ticket, now, short)
+    typed = typed[:255]
+    claims = codes.verify(typed)
+    if claims is None:
+        return _Judgement(ScanResult.FORGED, code=typed)
+    if claims.event_id != event.pk:
+        return _Judgement(ScanResult.OTHER_EVENT, code=typed)
+    ticket = Ticket.objects.filter(code=typed).select_related(*_TICKET_RELATED).first()
+    if ticket is None:  # a code a transfer replaced?
+        replaced = (TicketTransfer.objects.filter(old_code=typed)
+                    .select_related(*(f"ticket__{r}" for r in _TICKET_RELATED)).first())
+        if replaced is None:
+            return _Judgement(ScanResult.FORGED, code=typed)
+        return _Judgement(ScanResult.TRANSFERRED, replaced.ticket, typed)
+    return _ticket_judgement(ticket, now, typed)
+
+
+def _ticket_judgement(ticket: Ticket, now: datetime, code: str) -> _Judgement:
+    if ticket.status == TicketStatus.VOID:
+        return _Judgement(ScanResult.VOID, ticket, code)
+    if not selectors.session_at_the_door(ticket.session, now):
+        # Yesterday's ticket does not admit to today's session, nor next week's (but an admin may say so).
+        over = ticket.session.end_time <= now
+        return _Judgement(ScanResult.SESSION_OVER if over else ScanResult.WRONG_DAY, ticket, code)
+    return _Judgement(ScanResult.OK, ticket, code)
+
+
+def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: bool = False, gate: str = "",
+                 device: str = "") -> ScanOutcome:
+    """Checks a code in at the door of `event`: the signed code, or the ticket's short code typed (any case,
+    spaces and dashes ignored). A ticket is admitted once (by the database); a second scan, a forged code,
+    another event's ticket or a void one is refused, and every scan is recorded (with the gate and device
+    the scanner names, if any).
     A ticket whose session is not at the door today (`selectors.session_at_the_door`) is refused with its
     session's date, unless an admin scans it with `override`: then it is admitted and the check-in and the
     scan record the override. `override` from anyone else raises OverrideNotAllowed and records nothing.
@@ -817,47 +899,107 @@ def checkin_scan(*, staff: User, event: Event, code: str, nonce: str, override: 
     previous = Scan.objects.filter(by=staff, nonce=nonce).select_related("ticket__session").first()
     if previous is not None:
         return _outcome(previous)
-    claims = codes.verify(code)
-    ticket = replaced = None
-    override_of = ""
-    if claims:
-        ticket = (Ticket.objects.filter(code=code.strip())
-                  .select_related("order", "seat", "ticket_type", "session").first())
-    if claims and ticket is None and claims.event_id == event.pk:  # a code a transfer replaced?
-        replaced = (TicketTransfer.objects.filter(old_code=code.strip())
-                    .select_related("ticket__seat", "ticket__ticket_type", "ticket__session").first())
-    if claims is None or (ticket is None and replaced is None and claims.event_id == event.pk):
-        result = ScanResult.FORGED
-    elif claims.event_id != event.pk:
-        result, ticket = ScanResult.OTHER_EVENT, None
-    elif replaced is not None:
-        result, ticket = ScanResult.TRANSFERRED, replaced.ticket
-    elif ticket.status == TicketStatus.VOID:
-        result = ScanResult.VOID
-    elif not selectors.session_at_the_door(ticket.session):
-        # Yesterday's ticket does not admit to today's session, nor next week's (but an admin may say so).
-        refusal = ScanResult.SESSION_OVER if ticket.session.end_time <= timezone.now() else ScanResult.WRONG_DAY
-        if override:
-            result = _admit(ticket, staff, overridden=True)
-            override_of = refusal if result == ScanResult.OK else ""
-        else:
-            result = refusal
-    else:
-        result = _admit(ticket, staff)
+    gate, device = (gate or "").strip()[:64], (device or "").strip()[:64]
+    judged = _judge(event, code, timezone.now())
+    result, ticket, override_of = judged.result, judged.ticket, ""
+    if result == ScanResult.OK:
+        result = _admit(ticket, staff, gate=gate, device=device)
+    elif result in OVERRIDABLE and override:
+        refusal = result
+        result = _admit(ticket, staff, overridden=True, gate=gate, device=device)
+        override_of = refusal if result == ScanResult.OK else ""
     try:
-        scan = Scan.objects.create(by=staff, nonce=nonce, event=event, ticket=ticket, code=code.strip()[:255],
-                                   result=result, override_of=override_of)
+        scan = Scan.objects.create(by=staff, nonce=nonce, event=event, ticket=ticket, code=judged.code,
+                                   result=result, override_of=override_of, gate=gate, device=device)
     except IntegrityError:  # the same scan re-sent while this one ran
         return _outcome(Scan.objects.select_related("ticket__session").get(by=staff, nonce=nonce))
     if result == ScanResult.OK:
-        # The attendance is the buyer's behaviour; the door staff only record it.
-        details = {"ticket": ticket.pk, "staff": staff.pk, **({"override": override_of} if override_of else {})}
-        behaviour.track_on_commit("checkin", user=User(pk=ticket.user_id), anon_id="", event_id=event.pk,
-                                  session_id=ticket.session_id, details=details)
+        _track_admission(ticket, staff, event, override_of=override_of)
     return _outcome(scan)
 
 
-def _admit(ticket: Ticket, staff: User, *, overridden: bool = False) -> str:
+def _track_admission(ticket: Ticket, staff: User, event: Event, *, override_of: str = "",
+                     offline: bool = False) -> None:
+    # The attendance is the buyer's behaviour; the door staff only record it.
+    details = {"ticket": ticket.pk, "staff": staff.pk, **({"override": override_of} if override_of else {}),
+               **({"offline": True} if offline else {})}
+    behaviour.track_on_commit("checkin", user=User(pk=ticket.user_id), anon_id="", event_id=event.pk,
+                              session_id=ticket.session_id, details=details)
+
+
+# What a scanner may say it answered offline (orders.api CheckinSyncView); the server's own answers aside.
+LOCAL_RESULTS = [r for r in ScanResult.values if r not in (ScanResult.CONFLICT, ScanResult.NOT_ALLOWED)]
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    """One scan a scanner made offline, as it queued it."""
+
+    nonce: str
+    code: str
+    scanned_at: datetime
+    local_result: str
+    gate: str = ""
+    device: str = ""
+
+
+def checkin_sync(*, staff: User, event: Event, scans: list[OfflineScan]) -> list[ScanOutcome]:
+    """Records scans a scanner made offline, in the order they were made, each by the door's rules at the
+    moment it was made (`scanned_at`): a refusal on the device is recorded as it was given; a ticket the
+    device admitted is checked in then, unless the server had already let it in elsewhere (online or from
+    another device's sync) or would have refused it (void, transferred, not that day): then the admission
+    is recorded as a CheckinConflict (who, gate, device, when, and the first admission) for the organiser.
+    Idempotent: a scan whose nonce this scanner already sent gets its first answer, so a batch may be sent
+    again whole. Each scan is its own transaction. Raises Forbidden for anyone not door staff of the event."""
+    if not can_check_in(staff, event):
+        raise Forbidden(_("You are not door staff of this event."))
+    outcomes = {}
+    for item in sorted(scans, key=lambda s: s.scanned_at):
+        nonce = (item.nonce or "").strip()[:64]
+        if not nonce:
+            raise DomainError(_("A scan needs a nonce."), code="nonce_required")
+        outcomes[item.nonce] = _sync_one(staff, event, item, nonce)
+    return [outcomes[item.nonce] for item in scans]
+
+
+def _sync_one(staff: User, event: Event, item: OfflineScan, nonce: str) -> ScanOutcome:
+    previous = Scan.objects.filter(by=staff, nonce=nonce).select_related("ticket__session").first()
+    if previous is not None:
+        return _outcome(previous)
+    gate, device = (item.gate or "").strip()[:64], (item.device or "").strip()[:64]
+    judged = _judge(event, item.code, item.scanned_at)
+    result, ticket, conflict = item.local_result, judged.ticket, None
+    try:
+        with transaction.atomic():
+            if item.local_result == ScanResult.OK and ticket is not None:
+                result = judged.result
+                if result == ScanResult.OK:
+                    result = _admit(ticket, staff, gate=gate, device=device, at=item.scanned_at, offline=True)
+                if result != ScanResult.OK:  # let in at this door all the same: the organiser must hear of it
+                    conflict = result
+                    result = ScanResult.CONFLICT
+            elif item.local_result == ScanResult.OK:  # nothing genuine to admit: the server's refusal stands
+                result = judged.result
+            scan = Scan.objects.create(by=staff, nonce=nonce, event=event, ticket=ticket, code=judged.code,
+                                       result=result, gate=gate, device=device, scanned_at=item.scanned_at,
+                                       local_result=item.local_result)
+            if conflict:
+                first = CheckIn.objects.filter(ticket=ticket).first() if conflict == ScanResult.ALREADY_USED else None
+                CheckinConflict.objects.create(
+                    event=event, ticket=ticket, scan=scan, reason=conflict, checkin=first,
+                    kind=ConflictKind.TWICE if first else ConflictKind.REFUSED)
+    except IntegrityError:  # the same scan sent twice at once: the first one's answer
+        return _outcome(Scan.objects.select_related("ticket__session").get(by=staff, nonce=nonce))
+    if result == ScanResult.OK:
+        _track_admission(ticket, staff, event, offline=True)
+    if conflict:
+        log.warning("check-in conflict: ticket %s admitted offline by %s (%s) at %s: %s", ticket.pk, staff.pk,
+                    where_label(gate, device), item.scanned_at.isoformat(), conflict)
+    return _outcome(scan)
+
+
+def _admit(ticket: Ticket, staff: User, *, overridden: bool = False, gate: str = "", device: str = "",
+           at: datetime | None = None, offline: bool = False) -> str:
     try:
         with transaction.atomic():
             # The ticket's row lock first: doors scanning one code queue here. Racing straight for the
@@ -869,10 +1011,14 @@ def _admit(ticket: Ticket, staff: User, *, overridden: bool = False) -> str:
                 return ScanResult.TRANSFERRED
             if now is None or now[0] != TicketStatus.VALID:
                 return ScanResult.ALREADY_USED
-            CheckIn.objects.create(ticket=ticket, by=staff, overridden_by=staff if overridden else None)
+            checkin = CheckIn.objects.create(ticket=ticket, by=staff, overridden_by=staff if overridden else None,
+                                             gate=gate, device=device, offline=offline)
+            if at is not None:  # an offline scan: admitted when the device said so, not when it synced
+                CheckIn.objects.filter(pk=checkin.pk).update(at=at)
             Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.VALID).update(status=TicketStatus.USED)
             if not ticket.order.tickets.filter(status=TicketStatus.VALID).exists():
                 Order.objects.filter(pk=ticket.order_id, status=S.PAID).update(status=S.USED)
+            announce.ticket_checked_in(ticket, at=at or checkin.at, gate=gate)
     except IntegrityError:  # checked in already, maybe this very instant at another door
         return ScanResult.ALREADY_USED
     return ScanResult.OK
@@ -882,4 +1028,6 @@ def _outcome(scan: Scan) -> ScanOutcome:
     if scan.result == ScanResult.TRANSFERRED:  # recorded against the ticket, but it is its new holder's now
         return ScanOutcome(scan=scan, ticket=None, checkin=None)
     checkin = CheckIn.objects.select_related("by").filter(ticket_id=scan.ticket_id).first() if scan.ticket_id else None
-    return ScanOutcome(scan=scan, ticket=scan.ticket, checkin=checkin)
+    conflict = (CheckinConflict.objects.select_related("checkin__by").filter(scan=scan).first()
+                if scan.result == ScanResult.CONFLICT else None)
+    return ScanOutcome(scan=scan, ticket=scan.ticket, checkin=checkin, conflict=conflict)

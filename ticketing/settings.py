@@ -135,6 +135,10 @@ HOLD_MINUTES = env.int("HOLD_MINUTES", default=10)
 WAITLIST_OFFER_MINUTES = env.int("WAITLIST_OFFER_MINUTES", default=30)
 # Live holds one buyer may have at once (each may carry several seats/tickets).
 HOLD_MAX_ACTIVE = env.int("HOLD_MAX_ACTIVE", default=4)
+# A hot session's waiting room (tickets.waiting_room): it opens this long before sales start, and an
+# admission it gives lets its buyer open the seat map and hold for this long.
+WAITING_ROOM_OPENS_MINUTES = env.int("WAITING_ROOM_OPENS_MINUTES", default=10)
+WAITING_ROOM_ADMISSION_MINUTES = env.int("WAITING_ROOM_ADMISSION_MINUTES", default=15)
 
 # --- Orders -------------------------------------------------------------------
 # Points every new wallet starts with (a demo grant; 0 for none).
@@ -146,6 +150,13 @@ ID_HASH_KEY = env("ID_HASH_KEY", default="")
 # External payment providers: name → HMAC secret for their callbacks. "sandbox" plays one.
 PAYMENT_PROVIDER_SECRETS = {"sandbox": env("SANDBOX_PAYMENT_SECRET", default="sandbox-" + SECRET_KEY[:16])}
 PAYMENT_CALLBACK_MAX_AGE = 300  # seconds a signed callback stays acceptable
+
+# --- Webhooks -----------------------------------------------------------------
+# Seconds one delivery may take in all (connect, send, answer) before it counts as failed and is retried.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+# Deliveries to private, loopback and link-local addresses (and plain http) are refused unless this is on:
+# a publisher's URL must not reach inside our network (SSRF). On for local receivers in development.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 
 # --- Django -------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -174,6 +185,7 @@ INSTALLED_APPS = [
     "ticketing",
     "accounts",
     "events",
+    "webhooks",
     "tickets",
     "orders",
     "analytics",

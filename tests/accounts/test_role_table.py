@@ -124,7 +124,7 @@ def _own_pending(ctx: Context) -> dict:
 def _own_paid(ctx: Context) -> dict:
     order = paid_order(_buyer(ctx), seats=1)
     return {"order": order.pk, "ticket": order.tickets.get().pk, "event_id": order.event_id,
-            "code": order.tickets.get().code}
+            "code": order.tickets.get().code, "session_id": order.tickets.get().session_id}
 
 
 def _session_of_event(ctx: Context) -> dict:
@@ -239,6 +239,10 @@ ROWS = [
     Row("POST", "/api/tickets/sessions/{session}/cancel", (Role.PUBLISHER, Role.ADMIN), 200, {"reason": "Table"},
         event_status=EventStatus.APPROVED, setup=_session_of_event),
     Row("GET", "/api/tickets/sessions/{session}/seatmap", EVERYONE, 200, setup=_seated),
+    # A hot sale's waiting room (tests/tickets/test_waiting_room.py): its publisher turns it on; anyone polls.
+    Row("PUT", "/api/tickets/sessions/{session}/waiting-room", PUBLISHER, 200,
+        {"waiting_room": True, "admit_per_second": 5}, event_status=EventStatus.APPROVED, setup=_session_of_event),
+    Row("POST", "/api/tickets/sessions/{session}/queue", EVERYONE, 200, setup=_seated),
     Row("GET", "/api/tickets/{event}/stock", EVERYONE, 200, event_status=EventStatus.APPROVED),
     Row("GET", "/api/tickets/{event}/types", EVERYONE, 200, event_status=EventStatus.APPROVED),
     Row("PUT", "/api/tickets/lock/{seat}", LOGGED_IN, 201, lambda ctx: {"session": ctx.extra["session"]}, setup=_seated),
@@ -272,6 +276,7 @@ ROWS = [
     Row("POST", "/api/transfers/{transfer}/decline", LOGGED_IN, 200, setup=_offer_to_caller),
     Row("POST", "/api/transfers/{transfer}/cancel", LOGGED_IN, 200, setup=_own_offer),
     Row("GET", "/api/checkin/events/{event_id}/revocations", LOGGED_IN, 200, setup=_door),
+    Row("GET", "/api/checkin/events/{event_id}/sessions/{session_id}/tickets", LOGGED_IN, 200, setup=_door),
     # Waiting lists: each signed-in buyer their own entries (tests/orders/test_waitlist.py).
     Row("GET", "/api/waitlist", LOGGED_IN, 200),
     Row("POST", "/api/waitlist", LOGGED_IN, 201,
@@ -291,6 +296,9 @@ ROWS = [
     # Door staff are named per event (any role); the service refuses others with 404 (tests/orders/test_api.py).
     Row("POST", "/api/checkin", LOGGED_IN, 200,
         lambda ctx: {"event": ctx.extra["event_id"], "code": ctx.extra["code"], "nonce": "Table"}, setup=_door),
+    Row("POST", "/api/checkin/sync", LOGGED_IN, 200, lambda ctx: {"event": ctx.extra["event_id"], "scans": [
+        {"nonce": "Table", "code": ctx.extra["code"], "scanned_at": timezone.now().isoformat(),
+         "local_result": "ok"}]}, setup=_door),
     # Providers do not log in: the HMAC signature decides, so an unsigned call is 403 for every caller.
     Row("POST", "/api/payments/callback/{provider}", EVERYONE, 403, {}, setup=lambda ctx: {"provider": "sandbox"}),
     # The click beacon: every visitor, signed in or not (what it accepts: tests/analytics/test_beacon.py).
@@ -310,6 +318,9 @@ ROWS = [
     Row("GET", "/manage/users/", ADMIN, 200, page=True),
     Row("GET", "/manage/stats/", ADMIN, 200, page=True),
     Row("GET", "/publisher/stats/", PUBLISHER, 200, page=True),
+    Row("GET", "/publisher/webhooks/", PUBLISHER, 200, page=True),
+    Row("POST", "/publisher/webhooks/", PUBLISHER, 302, {"url": "https://example.com/hooks", "kinds": ["order.paid"]},
+        page=True),
     Row("GET", "/orders/", LOGGED_IN, 200, page=True),
     Row("GET", "/tickets/mine/", LOGGED_IN, 200, page=True),
     Row("GET", "/wallet/", LOGGED_IN, 200, page=True),
@@ -323,12 +334,20 @@ ROWS = [
     Row("POST", "/tickets/transfers/{transfer}/accept/", LOGGED_IN, 302, page=True, setup=_offer_to_caller),
     Row("POST", "/events/{event}/want/", LOGGED_IN, 302, {"want": "1"}, page=True, event_status=EventStatus.APPROVED),
     Row("GET", "/checkin/", LOGGED_IN, 200, page=True),
+    Row("GET", "/checkin/{event_id}/conflicts/", LOGGED_IN, 200, page=True, setup=_door),
+    # The check-in PWA's service worker and manifest hold no data: anyone may fetch them.
+    Row("GET", "/checkin/sw.js", EVERYONE, 200, page=True),
+    Row("GET", "/checkin/manifest.webmanifest", EVERYONE, 200, page=True),
     Row("GET", "/review/refunds/", ADMIN, 200, page=True),
     Row("GET", "/manage/users/{target}/wallet/", ADMIN, 200, page=True),
     Row("GET", "/publisher/events/{event}/tickets/", PUBLISHER, 200, page=True, event_status=EventStatus.DRAFT),
     Row("GET", "/publisher/events/{event}/promo-codes/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),
     Row("POST", "/publisher/events/{event}/tickets/sessions/{session}/cancel/", PUBLISHER, 302, {"reason": "Table"},
         page=True, event_status=EventStatus.APPROVED, setup=_session_of_event),
+    Row("POST", "/publisher/events/{event}/tickets/sessions/{session}/waiting-room/", PUBLISHER, 302,
+        {"waiting_room": "on", "admit_per_second": 5}, page=True, event_status=EventStatus.APPROVED,
+        setup=_session_of_event),
+    Row("GET", "/waiting-room/{session}/", EVERYONE, 302, page=True, setup=_seated),
     Row("GET", "/publisher/events/{event}/orders/", PUBLISHER, 200, page=True, event_status=EventStatus.APPROVED),
     Row("POST", "/manage/users/{target}/role/", ADMIN, 302, {"role": Role.PUBLISHER}, page=True),
 ]
